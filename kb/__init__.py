@@ -1,0 +1,42 @@
+"""Span: a cross-sector practice-sharing knowledge base for public bodies."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from kb import config as kb_config
+from kb.config import ROOT
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the application: config, then each resource's init_app, then blueprints."""
+    instance = kb_config.instance_path()
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(kb_config.load(instance, test_config))
+    kb_config.finalise(app)
+
+    from kb import errors, security, templating
+    from kb.db import db
+
+    db.init_app(app)
+    security.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+
+    from kb.browse import bp as browse_bp
+    from kb.entries import bp as entries_bp
+    from kb.orgs import bp as orgs_bp
+
+    app.register_blueprint(browse_bp)
+    app.register_blueprint(entries_bp)
+    app.register_blueprint(orgs_bp)
+
+    from kb import cli
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,108 @@
+"""Views for the home page and the sector, channel and topic listings."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request
+from sqlalchemy import select
+
+from kb.browse import bp
+from kb.db import db
+from kb.entries.params import FACET_LABELS, facet_options, parse_listing
+from kb.entries.queries import SORTS, EntryFilter, facet_counts, list_entries, recent_entries
+from kb.entries.queries import sector_channel_grid as grid_counts
+from kb.models import Channel, Sector, Topic
+
+# For each kind of listing: the model it is scoped to and the facets it offers.
+SCOPES = {
+    "sector": (Sector, ("channel", "topic", "kind")),
+    "channel": (Channel, ("sector", "topic", "kind")),
+    "topic": (Topic, ("sector", "channel", "kind")),
+}
+
+
+def _all(model):
+    return db.session.scalars(select(model).order_by(model.position)).all()
+
+
+@bp.get("/")
+def home():
+    sectors, channels = _all(Sector), _all(Channel)
+    counts = facet_counts(db.session, EntryFilter(), "sector")
+    return render_template(
+        "browse/home.html",
+        sectors=sectors,
+        sector_counts=counts,
+        channels=channels,
+        grid=grid_counts(db.session),
+        recent=recent_entries(db.session),
+    )
+
+
+@bp.get("/about")
+def about():
+    return render_template("browse/about.html")
+
+
+def _index(scope: str):
+    model, _facets = SCOPES[scope]
+    counts = facet_counts(db.session, EntryFilter(), scope)
+    return render_template("browse/index.html", scope=scope, terms=_all(model), counts=counts)
+
+
+def _listing(scope: str, slug: str):
+    model, facets = SCOPES[scope]
+    term = db.session.scalar(select(model).where(model.slug == slug))
+    if term is None:
+        abort(404)
+    listing = parse_listing(db.session, request.args, EntryFilter(**{scope: (term.id,)}), facets)
+    page = list_entries(
+        db.session,
+        listing.filter,
+        sort=listing.sort,
+        page=listing.page,
+        per_page=current_app.config["ENTRIES_PER_PAGE"],
+    )
+    if listing.page > page.pages:
+        abort(404)
+    return render_template(
+        "browse/listing.html",
+        scope=scope,
+        term=term,
+        listing=listing,
+        page=page,
+        facets=[
+            (facet, FACET_LABELS[facet], facet_options(db.session, listing, facet))
+            for facet in facets
+        ],
+        sorts=SORTS,
+    )
+
+
+@bp.get("/sectors")
+def sectors():
+    return _index("sector")
+
+
+@bp.get("/sectors/<slug>")
+def sector(slug: str):
+    return _listing("sector", slug)
+
+
+@bp.get("/channels")
+def channels():
+    return _index("channel")
+
+
+@bp.get("/channels/<slug>")
+def channel(slug: str):
+    return _listing("channel", slug)
+
+
+@bp.get("/topics")
+def topics():
+    return _index("topic")
+
+
+@bp.get("/topics/<slug>")
+def topic(slug: str):
+    return _listing("topic", slug)

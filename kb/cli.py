@@ -1,0 +1,140 @@
+"""The ``kb`` command: a FlaskGroup of thin wrappers over services.
+
+``kb run`` is Flask's own; ``kb init`` migrates and loads the sample catalogue into an empty
+database; ``kb db upgrade`` / ``kb db revision`` wrap Alembic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command as alembic
+from alembic.config import Config as AlembicConfig
+from flask import Flask, current_app
+from flask.cli import FlaskGroup
+from sqlalchemy import exists, select
+
+from kb.db import db
+from kb.models import Entry, Organisation, Role, User
+from kb.seeding import SeedError, SeedReport, load_catalogue, load_taxonomy
+
+
+def alembic_config() -> AlembicConfig:
+    """Alembic's config for the current app: our migrations folder, our database URL."""
+    config = AlembicConfig()
+    config.set_main_option("script_location", current_app.config["MIGRATIONS_DIR"])
+    config.set_main_option("sqlalchemy.url", current_app.config["DATABASE_URL"])
+    return config
+
+
+def upgrade_database() -> None:
+    """Migrate the configured database to the newest revision."""
+    with db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        alembic.upgrade(config, "head")
+
+
+def _print_report(report: SeedReport) -> None:
+    for what in ("sectors", "channels", "topics", "organisations", "entries"):
+        created, unchanged = report.created.get(what, 0), report.unchanged.get(what, 0)
+        if created or unchanged:
+            click.echo(f"  {what}: {created} added, {unchanged} already present")
+
+
+def _seed(loader) -> SeedReport:
+    try:
+        report = loader(db.session, Path(current_app.config["SEED_DIR"]))
+    except SeedError as error:
+        db.session.rollback()
+        click.echo("The sample catalogue has problems; nothing was loaded:", err=True)
+        for problem in error.problems:
+            click.echo(f"  {problem}", err=True)
+        raise click.exceptions.Exit(1) from None
+    db.session.commit()
+    _print_report(report)
+    return report
+
+
+@click.command("init")
+@click.option("--no-sample", is_flag=True, help="Load only the taxonomy, not the sample catalogue.")
+def init_command(no_sample: bool) -> None:
+    """Migrate the database; load the sample catalogue if it holds no entries yet."""
+    upgrade_database()
+    click.echo("Database is up to date.")
+    empty = not db.session.scalar(select(exists().where(Entry.id.is_not(None))))
+    if no_sample or not empty:
+        _seed(load_taxonomy)
+        if not no_sample:
+            click.echo("The database already has entries; the sample catalogue was not loaded.")
+        return
+    click.echo("Loading the sample catalogue:")
+    _seed(load_catalogue)
+
+
+@click.command("seed")
+def seed_command() -> None:
+    """Load whatever of the sample catalogue is missing (safe to run again)."""
+    _seed(load_catalogue)
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True, help="Display name.")
+@click.option("--org", "org_slug", help="Slug of the user's organisation.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.MEMBER.value)
+@click.option("--admin", is_flag=True, help="Shorthand for --role admin.")
+@click.password_option(help="Prompted for, hidden, if not given.")
+def create_user_command(email, display_name, org_slug, role, admin, password) -> None:
+    """Create an account (sign-in arrives with the accounts feature)."""
+    role = Role.ADMIN.value if admin else role
+    email = email.strip().lower()
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise click.UsageError(f"a user with email {email} already exists")
+    organisation = None
+    if org_slug:
+        organisation = db.session.scalar(select(Organisation).where(Organisation.slug == org_slug))
+        if organisation is None:
+            raise click.UsageError(f"no organisation with slug {org_slug!r}")
+    elif role != Role.ADMIN.value:
+        raise click.UsageError("members and editors need --org")
+    user = User(email=email, display_name=display_name, organisation=organisation, role=role)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created {role} {email}.")
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db_group.command("upgrade")
+def db_upgrade_command() -> None:
+    """Migrate the database to the newest revision."""
+    upgrade_database()
+    click.echo("Database is up to date.")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--autogenerate/--empty", default=True, help="Compare models with the database.")
+def db_revision_command(message: str, autogenerate: bool) -> None:
+    """Write a new migration file under migrations/versions/."""
+    with db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        alembic.revision(config, message=message, autogenerate=autogenerate)
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_command, seed_command, create_user_command, db_group):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    from kb import create_app
+
+    FlaskGroup(create_app=create_app, help="Span: manage the knowledge base.")()

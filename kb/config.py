@@ -1,0 +1,68 @@
+"""Configuration: defaults, ``KB_*`` environment overrides and the instance folder.
+
+Precedence, lowest first: the defaults below, ``instance/secret_key`` (written by ``make run``),
+``KB_*`` environment variables, then the ``test_config`` mapping passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - the refused placeholder
+
+
+class UnsafeConfigError(RuntimeError):
+    """Raised at start-up when the configuration is unsafe outside debug mode."""
+
+
+def instance_path() -> Path:
+    """The folder for the database, secret key and (later) search index."""
+    return Path(os.environ.get("KB_INSTANCE_PATH", ROOT / "instance")).resolve()
+
+
+def load(instance: Path, test_config: dict | None) -> dict:
+    """Build the configuration mapping for one app."""
+    config: dict = {
+        "SECRET_KEY": DEFAULT_SECRET_KEY,
+        "DATABASE_URL": f"sqlite:///{instance / 'kb.sqlite'}",
+        "SEED_DIR": str(ROOT / "seed_data"),
+        "MIGRATIONS_DIR": str(ROOT / "migrations"),
+        "ENTRIES_PER_PAGE": 20,
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SECURE_COOKIES": None,  # None: Secure everywhere except debug mode
+    }
+    key_file = instance / "secret_key"
+    if key_file.is_file():
+        config["SECRET_KEY"] = key_file.read_text().strip()
+    env = {
+        "KB_SECRET_KEY": "SECRET_KEY",
+        "KB_DATABASE_URL": "DATABASE_URL",
+        "KB_SEED_DIR": "SEED_DIR",
+    }
+    for var, key in env.items():
+        if os.environ.get(var):
+            config[key] = os.environ[var]
+    if os.environ.get("KB_SECURE_COOKIES") in {"0", "1"}:
+        config["SECURE_COOKIES"] = os.environ["KB_SECURE_COOKIES"] == "1"
+    config.update(test_config or {})
+    return config
+
+
+def finalise(app) -> None:
+    """Derive settings that depend on debug mode and refuse unsafe production config."""
+    secure = app.config["SECURE_COOKIES"]
+    if secure is None:
+        secure = not app.debug
+    app.config["SESSION_COOKIE_SECURE"] = secure
+    app.config["REMEMBER_COOKIE_SECURE"] = secure
+    if app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY and not (app.debug or app.testing):
+        raise UnsafeConfigError(
+            "Refusing to start: SECRET_KEY is the built-in development value. "
+            "Set KB_SECRET_KEY, or run 'make run', which writes instance/secret_key."
+        )

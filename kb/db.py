@@ -1,0 +1,98 @@
+"""The database: declarative base, engine and a session per application context.
+
+Views and services use ``db.session``; the request commits once (see ``kb/errors.py`` for the
+rollback on failure). SQLite gets WAL, a busy timeout and foreign keys; nothing else here is
+SQLite-specific, so ``KB_DATABASE_URL`` can point at PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores UTC; always hands back timezone-aware datetimes, whatever the backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use kb.db.utcnow() or an aware value")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite connections get the pragmas above."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Database:
+    """The unbound database resource, wired to an app by ``init_app``."""
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        if url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(url)
+        app.extensions["kb.db"] = sessionmaker(bind=engine, expire_on_commit=False)
+        app.teardown_appcontext(self._close)
+
+    @property
+    def engine(self) -> Engine:
+        return current_app.extensions["kb.db"].kw["bind"]
+
+    @property
+    def session(self) -> Session:
+        if "kb_session" not in g:
+            g.kb_session = current_app.extensions["kb.db"]()
+        return g.kb_session
+
+    @staticmethod
+    def _close(_exc: BaseException | None) -> None:
+        session = g.pop("kb_session", None)
+        if session is not None:
+            session.close()
+
+
+db = Database()

@@ -1,0 +1,159 @@
+"""Finding entries: filters, facet counts, sorting and pages, shared by every listing.
+
+Within one facet several values widen the list (OR); different facets narrow it (AND). A
+sector matches an entry that originates in it or is marked relevant to it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import ColumnElement, Select, and_, func, select, union
+from sqlalchemy.orm import Session, selectinload
+
+from kb.models import Entry, Status, entry_channels, entry_sectors, entry_topics
+
+FACETS = ("sector", "channel", "topic", "kind")
+SORTS = {
+    "newest": "Newest first",
+    "updated": "Recently updated",
+    "title": "Title A to Z",
+}
+DEFAULT_SORT = "newest"
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """What a listing shows. Facet fields hold ids (kinds hold their string values)."""
+
+    sector: tuple[int, ...] = ()
+    channel: tuple[int, ...] = ()
+    topic: tuple[int, ...] = ()
+    kind: tuple[str, ...] = ()
+    organisation_id: int | None = None
+    statuses: tuple[str, ...] = field(default=(Status.PUBLISHED.value,))
+
+    def without(self, facet: str) -> EntryFilter:
+        return replace(self, **{facet: ()})
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Entry]
+    total: int
+    number: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def sector_links():
+    """(entry_id, sector_id) for every sector an entry belongs to: origin and relevant."""
+    return union(
+        select(Entry.id.label("entry_id"), Entry.origin_sector_id.label("sector_id")),
+        select(entry_sectors.c.entry_id, entry_sectors.c.sector_id),
+    ).subquery("sector_links")
+
+
+def _conditions(f: EntryFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Entry.status.in_(f.statuses)]
+    if f.organisation_id is not None:
+        conditions.append(Entry.organisation_id == f.organisation_id)
+    if f.kind:
+        conditions.append(Entry.kind.in_(f.kind))
+    if f.sector:
+        links = sector_links()
+        conditions.append(
+            Entry.id.in_(select(links.c.entry_id).where(links.c.sector_id.in_(f.sector)))
+        )
+    for ids, table, column in (
+        (f.channel, entry_channels, "channel_id"),
+        (f.topic, entry_topics, "topic_id"),
+    ):
+        if ids:
+            conditions.append(
+                Entry.id.in_(select(table.c.entry_id).where(table.c[column].in_(ids)))
+            )
+    return conditions
+
+
+def matching(f: EntryFilter) -> Select:
+    """A SELECT of the entries that pass ``f``, unordered."""
+    return select(Entry).where(and_(*_conditions(f)))
+
+
+def _order(sort: str):
+    if sort == "title":
+        return (func.lower(Entry.title), Entry.id)
+    if sort == "updated":
+        return (Entry.updated_at.desc(), Entry.id.desc())
+    return (Entry.created_at.desc(), Entry.id.desc())
+
+
+def list_entries(
+    session: Session, f: EntryFilter, *, sort: str = DEFAULT_SORT, page: int = 1, per_page: int = 20
+) -> Page:
+    """One page of entries passing ``f``, with the tags each card shows loaded up front."""
+    total = session.scalar(select(func.count()).select_from(matching(f).subquery())) or 0
+    statement = (
+        matching(f)
+        .order_by(*_order(sort))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .options(selectinload(Entry.channels), selectinload(Entry.relevant_sectors))
+    )
+    return Page(session.scalars(statement).all(), total, page, per_page)
+
+
+def facet_counts(session: Session, f: EntryFilter, facet: str) -> dict:
+    """For each value of ``facet``, how many entries match ``f`` with that facet's own choice
+    replaced by just that value. Keys are ids (kind values for ``kind``)."""
+    base = matching(f.without(facet)).with_only_columns(Entry.id).subquery()
+    if facet == "kind":
+        statement = (
+            select(Entry.kind, func.count())
+            .where(Entry.id.in_(select(base.c.id)))
+            .group_by(Entry.kind)
+        )
+    else:
+        if facet == "sector":
+            links = sector_links()
+            key, entry_key = links.c.sector_id, links.c.entry_id
+        else:
+            table = entry_channels if facet == "channel" else entry_topics
+            key, entry_key = table.c[f"{facet}_id"], table.c.entry_id
+        statement = (
+            select(key, func.count(func.distinct(entry_key)))
+            .where(entry_key.in_(select(base.c.id)))
+            .group_by(key)
+        )
+    return {value: count for value, count in session.execute(statement)}
+
+
+def sector_channel_grid(session: Session) -> dict[tuple[int, int], int]:
+    """Published entries per (sector id, channel id): the same counts the sector list shows."""
+    links = sector_links()
+    statement = (
+        select(links.c.sector_id, entry_channels.c.channel_id, func.count(func.distinct(Entry.id)))
+        .join(entry_channels, entry_channels.c.entry_id == links.c.entry_id)
+        .join(Entry, Entry.id == links.c.entry_id)
+        .where(Entry.status == Status.PUBLISHED.value)
+        .group_by(links.c.sector_id, entry_channels.c.channel_id)
+    )
+    return {(sector, channel): count for sector, channel, count in session.execute(statement)}
+
+
+def recent_entries(session: Session, limit: int = 6) -> Sequence[Entry]:
+    return list_entries(session, EntryFilter(), sort="updated", per_page=limit).items

@@ -1,0 +1,75 @@
+"""Creating entries. Services take explicit arguments, flush, and leave the commit to the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy.orm import Session
+
+from kb.db import utcnow
+from kb.models import Channel, Entry, Organisation, Revision, Sector, Topic, User
+from kb.rendering import render_markdown
+
+
+def create_entry(
+    session: Session,
+    *,
+    organisation: Organisation,
+    author: User | None,
+    slug: str,
+    kind: str,
+    title: str,
+    summary: str,
+    body: str,
+    relevant_sectors: Sequence[Sector] = (),
+    channels: Sequence[Channel] = (),
+    topics: Sequence[Topic] = (),
+    licence: str = "OGL-UK-3.0",
+    evidence_stage: str | None = None,
+    outcome: str | None = None,
+    review_by: date | None = None,
+    status: str = "draft",
+    edit_summary: str = "",
+    created_at: datetime | None = None,
+    updated_at: datetime | None = None,
+) -> Entry:
+    """A new entry owned by ``organisation`` with its first revision. The origin sector is the
+    organisation's; relevant sectors never repeat it."""
+    created_at = created_at or utcnow()
+    entry = Entry(
+        slug=slug,
+        kind=kind,
+        title=title,
+        summary=summary,
+        organisation=organisation,
+        origin_sector=organisation.sector,
+        relevant_sectors=[s for s in relevant_sectors if s.id != organisation.sector_id],
+        channels=list(channels),
+        topics=list(topics),
+        licence=licence,
+        evidence_stage=evidence_stage,
+        outcome=outcome,
+        review_by=review_by,
+        status=status,
+        created_at=created_at,
+        updated_at=updated_at or created_at,
+        current_revision_number=1,
+    )
+    session.add(entry)
+    session.flush()
+    session.add(
+        Revision(
+            entry=entry,
+            number=1,
+            title=title,
+            summary=summary,
+            body=body,
+            body_html=str(render_markdown(body)),
+            author=author,
+            created_at=updated_at or created_at,
+            edit_summary=edit_summary,
+        )
+    )
+    session.flush()
+    return entry

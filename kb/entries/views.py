@@ -1,0 +1,40 @@
+"""Views for reading one entry."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from kb import permissions
+from kb.db import db
+from kb.entries import bp
+from kb.licences import LICENCES, attribution
+from kb.models import Entry
+
+
+@bp.get("/<slug>")
+def show(slug: str):
+    entry = db.session.scalar(
+        select(Entry)
+        .where(Entry.slug == slug)
+        .options(
+            selectinload(Entry.relevant_sectors),
+            selectinload(Entry.channels),
+            selectinload(Entry.topics),
+            selectinload(Entry.current_revision),
+        )
+    )
+    if entry is None or entry.current_revision is None:
+        abort(404)
+    permissions.require(permissions.can_view(None, entry))
+    link = url_for("entries.show", slug=entry.slug, _external=True)
+    return render_template(
+        "entries/show.html",
+        entry=entry,
+        revision=entry.current_revision,
+        licence=LICENCES[entry.licence],
+        attribution=attribution(
+            entry.licence, title=entry.title, organisation=entry.organisation.name, link=link
+        ),
+    )

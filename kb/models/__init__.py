@@ -1,0 +1,40 @@
+"""All models, importable from one place so Alembic and the app see the same metadata."""
+
+from kb.models.entry import (
+    LICENCE_CODES,
+    SUMMARY_MAX,
+    AppendOnlyError,
+    Entry,
+    EvidenceStage,
+    Kind,
+    Outcome,
+    Revision,
+    Status,
+    entry_channels,
+    entry_sectors,
+    entry_topics,
+)
+from kb.models.org import Organisation
+from kb.models.taxonomy import Channel, Sector, Topic
+from kb.models.user import Role, User
+
+__all__ = [
+    "LICENCE_CODES",
+    "SUMMARY_MAX",
+    "AppendOnlyError",
+    "Channel",
+    "Entry",
+    "EvidenceStage",
+    "Kind",
+    "Organisation",
+    "Outcome",
+    "Revision",
+    "Role",
+    "Sector",
+    "Status",
+    "Topic",
+    "User",
+    "entry_channels",
+    "entry_sectors",
+    "entry_topics",
+]

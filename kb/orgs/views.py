@@ -1,0 +1,58 @@
+"""Views for the list of organisations and each organisation's page."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request
+from sqlalchemy import func, select
+
+from kb.db import db
+from kb.entries.params import FACET_LABELS, facet_options, parse_listing
+from kb.entries.queries import SORTS, EntryFilter, list_entries
+from kb.models import Entry, Organisation, Sector, Status
+from kb.orgs import bp
+
+
+@bp.get("")
+def index():
+    counts = dict(
+        db.session.execute(
+            select(Entry.organisation_id, func.count())
+            .where(Entry.status == Status.PUBLISHED.value)
+            .group_by(Entry.organisation_id)
+        ).all()
+    )
+    organisations = db.session.scalars(
+        select(Organisation).join(Sector).order_by(Sector.position, Organisation.name)
+    ).all()
+    return render_template("orgs/index.html", organisations=organisations, counts=counts)
+
+
+@bp.get("/<slug>")
+def show(slug: str):
+    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if organisation is None:
+        abort(404)
+    facets = ("channel", "topic", "kind")
+    listing = parse_listing(
+        db.session, request.args, EntryFilter(organisation_id=organisation.id), facets
+    )
+    page = list_entries(
+        db.session,
+        listing.filter,
+        sort=listing.sort,
+        page=listing.page,
+        per_page=current_app.config["ENTRIES_PER_PAGE"],
+    )
+    if listing.page > page.pages:
+        abort(404)
+    return render_template(
+        "orgs/show.html",
+        organisation=organisation,
+        listing=listing,
+        page=page,
+        facets=[
+            (facet, FACET_LABELS[facet], facet_options(db.session, listing, facet))
+            for facet in facets
+        ],
+        sorts=SORTS,
+    )

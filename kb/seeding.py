@@ -1,0 +1,381 @@
+"""Loading the sample catalogue from ``seed_data/``: taxonomy, organisations and entries.
+
+Everything is read and checked before anything is written: one bad file rejects the whole run
+with its path, field and reason. Loading is idempotent: what already exists (by slug) is left
+exactly as it is, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kb.entries.services import create_entry
+from kb.models import (
+    LICENCE_CODES,
+    SUMMARY_MAX,
+    Channel,
+    Entry,
+    EvidenceStage,
+    Kind,
+    Organisation,
+    Outcome,
+    Sector,
+    Status,
+    Topic,
+)
+
+TERM_MODELS = {"sectors": Sector, "channels": Channel, "topics": Topic}
+ENTRY_FIELDS = {
+    "slug", "kind", "title", "summary", "organisation", "relevant_sectors", "channels", "topics",
+    "licence", "evidence_stage", "outcome", "review_by", "created", "updated", "status",
+}  # fmt: skip
+ORG_FIELDS = {"slug", "name", "sector", "region", "website", "description", "contact"}
+SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+IMPORT_SUMMARY = "Imported from the sample catalogue"
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.reason}"
+
+
+class SeedError(Exception):
+    """The catalogue has problems; nothing was loaded."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+@dataclass
+class SeedReport:
+    created: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+
+    def count(self, what: str, created: bool) -> None:
+        bucket = self.created if created else self.unchanged
+        bucket[what] = bucket.get(what, 0) + 1
+
+    @property
+    def total_created(self) -> int:
+        return sum(self.created.values())
+
+
+class _Reader:
+    """Collects problems while reading files, so every problem is reported at once."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def fail(self, path: Path, name: str, reason: str) -> None:
+        self.problems.append(Problem(str(path.relative_to(self.root.parent)), name, reason))
+
+    def yaml_file(self, path: Path):
+        try:
+            return yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            self.fail(path, "(file)", f"cannot be read as YAML: {_one_line(error)}")
+            return None
+
+    def front_matter(self, path: Path) -> tuple[dict | None, str]:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            self.fail(path, "(file)", f"cannot be read: {_one_line(error)}")
+            return None, ""
+        if not text.startswith("---\n") or "\n---\n" not in text[4:]:
+            self.fail(path, "(front matter)", "must start with '---' and end with a '---' line")
+            return None, ""
+        head, body = text[4:].split("\n---\n", 1)
+        try:
+            meta = yaml.safe_load(head)
+        except yaml.YAMLError as error:
+            self.fail(path, "(front matter)", f"is not valid YAML: {_one_line(error)}")
+            return None, ""
+        if not isinstance(meta, dict):
+            self.fail(path, "(front matter)", "must be a mapping of field: value")
+            return None, ""
+        return meta, body.strip() + "\n"
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def _is_slug(value) -> bool:
+    return isinstance(value, str) and bool(value) and set(value) <= SLUG_CHARS
+
+
+def _text(reader, path, meta, name, *, required=True, limit=None) -> str:
+    value = meta.get(name)
+    if value is None or value == "":
+        if required:
+            reader.fail(path, name, "is required")
+        return ""
+    if not isinstance(value, str):
+        reader.fail(path, name, "must be text")
+        return ""
+    value = " ".join(value.split())
+    if limit and len(value) > limit:
+        reader.fail(path, name, f"is {len(value)} characters; the limit is {limit}")
+    return value
+
+
+def _date(reader, path, meta, name, *, required=True) -> date | None:
+    value = meta.get(name)
+    if value is None:
+        if required:
+            reader.fail(path, name, "is required (YYYY-MM-DD)")
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    reader.fail(path, name, f"must be a date written YYYY-MM-DD, not {value!r}")
+    return None
+
+
+def _slugs(reader, path, meta, name, known: set[str], *, minimum=0) -> list[str]:
+    value = meta.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        reader.fail(path, name, "must be a list of slugs")
+        return []
+    unknown = [item for item in value if item not in known]
+    if unknown:
+        reader.fail(path, name, f"unknown: {', '.join(unknown)}")
+    if len(value) < minimum:
+        reader.fail(path, name, f"needs at least {minimum}")
+    return list(dict.fromkeys(value))
+
+
+def _choice(reader, path, meta, name, allowed: Iterable[str], *, required=True) -> str | None:
+    value = meta.get(name)
+    allowed = list(allowed)
+    if value is None:
+        if required:
+            reader.fail(path, name, f"is required (one of {', '.join(allowed)})")
+        return None
+    if value not in allowed:
+        reader.fail(path, name, f"{value!r} is not one of {', '.join(allowed)}")
+        return None
+    return value
+
+
+@dataclass
+class _Catalogue:
+    terms: dict[str, list[dict]]
+    organisations: list[dict]
+    entries: list[dict]
+
+
+def _read_taxonomy(reader: _Reader, path: Path) -> dict[str, list[dict]]:
+    data = reader.yaml_file(path)
+    terms: dict[str, list[dict]] = {}
+    if data is None:
+        return {name: [] for name in TERM_MODELS}
+    if not isinstance(data, dict):
+        reader.fail(path, "(file)", "must map sectors, channels and topics to lists")
+        return {name: [] for name in TERM_MODELS}
+    for name in TERM_MODELS:
+        items = data.get(name)
+        if not isinstance(items, list) or not items:
+            reader.fail(path, name, "must be a non-empty list")
+            items = []
+        seen: set[str] = set()
+        terms[name] = []
+        for position, item in enumerate(items):
+            label = f"{name}[{position}]"
+            if not isinstance(item, dict) or not _is_slug(item.get("slug")):
+                reader.fail(path, f"{label}.slug", "must be a lowercase-hyphenated slug")
+                continue
+            if item["slug"] in seen:
+                reader.fail(path, f"{label}.slug", f"{item['slug']!r} appears twice")
+            seen.add(item["slug"])
+            term_name = _text(reader, path, item, "name", limit=120)
+            terms[name].append(
+                {"slug": item["slug"], "name": term_name,
+                 "description": item.get("description") or "", "position": position}
+            )  # fmt: skip
+    return terms
+
+
+def _read_organisations(reader: _Reader, path: Path, sectors: set[str]) -> list[dict]:
+    data = reader.yaml_file(path)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        reader.fail(path, "(file)", "must be a list of organisations")
+        return []
+    organisations, seen = [], set()
+    for index, item in enumerate(data):
+        if not isinstance(item, dict):
+            reader.fail(path, f"[{index}]", "must be a mapping of field: value")
+            continue
+        unknown = set(item) - ORG_FIELDS
+        if unknown:
+            reader.fail(path, f"[{index}]", f"unknown fields: {', '.join(sorted(unknown))}")
+        slug = item.get("slug")
+        if not _is_slug(slug):
+            reader.fail(path, f"[{index}].slug", "must be a lowercase-hyphenated slug")
+            continue
+        if slug in seen:
+            reader.fail(path, f"{slug}.slug", "appears twice")
+        seen.add(slug)
+        record = {"slug": slug}
+        for name, limit, required in (("name", 200, True), ("region", 120, False),
+                                      ("website", 300, False), ("contact", 300, True),
+                                      ("description", None, False)):  # fmt: skip
+            record[name] = _text(reader, path, item, name, required=required, limit=limit)
+        if item.get("sector") not in sectors:
+            reader.fail(path, f"{slug}.sector", f"unknown sector {item.get('sector')!r}")
+        record["sector"] = item.get("sector")
+        organisations.append(record)
+    return organisations
+
+
+def _read_entry(reader: _Reader, path: Path, known: dict[str, set[str]]) -> dict | None:
+    meta, body = reader.front_matter(path)
+    if meta is None:
+        return None
+    before = len(reader.problems)
+    unknown = set(meta) - ENTRY_FIELDS
+    if unknown:
+        reader.fail(path, "(front matter)", f"unknown fields: {', '.join(sorted(unknown))}")
+    slug = meta.get("slug")
+    if not _is_slug(slug):
+        reader.fail(path, "slug", "must be a lowercase-hyphenated slug")
+    elif slug != path.stem:
+        reader.fail(path, "slug", f"{slug!r} must match the file name {path.stem!r}")
+    kind = _choice(reader, path, meta, "kind", [k.value for k in Kind])
+    record = {
+        "slug": slug,
+        "kind": kind,
+        "title": _text(reader, path, meta, "title", limit=200),
+        "summary": _text(reader, path, meta, "summary", limit=SUMMARY_MAX),
+        "organisation": _choice(reader, path, meta, "organisation", sorted(known["orgs"])),
+        "relevant_sectors": _slugs(reader, path, meta, "relevant_sectors", known["sectors"]),
+        "channels": _slugs(reader, path, meta, "channels", known["channels"], minimum=1),
+        "topics": _slugs(reader, path, meta, "topics", known["topics"], minimum=1),
+        "licence": _choice(reader, path, meta, "licence", LICENCE_CODES),
+        "status": meta.get("status", Status.PUBLISHED.value),
+        "review_by": _date(reader, path, meta, "review_by", required=False),
+        "created": _date(reader, path, meta, "created"),
+        "updated": _date(reader, path, meta, "updated"),
+        "body": body,
+    }
+    if record["status"] not in {s.value for s in Status}:
+        reader.fail(path, "status", f"{record['status']!r} is not draft, published or archived")
+    case_study = kind == Kind.CASE_STUDY.value
+    for name, enum_cls in (("evidence_stage", EvidenceStage), ("outcome", Outcome)):
+        if case_study:
+            record[name] = _choice(reader, path, meta, name, [m.value for m in enum_cls])
+        elif name in meta:
+            reader.fail(path, name, "only case studies have this field")
+    if record["created"] and record["updated"] and record["updated"] < record["created"]:
+        reader.fail(path, "updated", "is before created")
+    if not body.strip():
+        reader.fail(path, "(body)", "is empty")
+    return record if len(reader.problems) == before else None
+
+
+def read_catalogue(root: Path) -> _Catalogue:
+    """Read and check every seed file under ``root``; raise SeedError listing all problems."""
+    reader = _Reader(root)
+    terms = _read_taxonomy(reader, root / "taxonomy.yaml")
+    known = {name: {term["slug"] for term in items} for name, items in terms.items()}
+    organisations = _read_organisations(reader, root / "organisations.yaml", known["sectors"])
+    known["orgs"] = {org["slug"] for org in organisations}
+    entries, seen = [], {}
+    for path in sorted((root / "entries").glob("*.md")):
+        record = _read_entry(reader, path, known)
+        if record is None:
+            continue
+        if record["slug"] in seen:
+            reader.fail(path, "slug", f"already used by {seen[record['slug']]}")
+        seen[record["slug"]] = path.name
+        entries.append(record)
+    if reader.problems:
+        raise SeedError(reader.problems)
+    return _Catalogue(terms, organisations, entries)
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time(9, 0), tzinfo=UTC)
+
+
+def load_taxonomy(session: Session, root: Path, report: SeedReport | None = None) -> SeedReport:
+    """Add any sectors, channels and topics that are missing. Flushes; the caller commits."""
+    return _load(session, read_catalogue(root), report or SeedReport(), with_catalogue=False)
+
+
+def load_catalogue(session: Session, root: Path) -> SeedReport:
+    """Add whatever of the sample catalogue is missing. Flushes; the caller commits."""
+    return _load(session, read_catalogue(root), SeedReport(), with_catalogue=True)
+
+
+def _load(session: Session, catalogue: _Catalogue, report: SeedReport, *, with_catalogue):
+    by_slug: dict[str, dict[str, object]] = {}
+    for name, model in TERM_MODELS.items():
+        existing = {term.slug: term for term in session.scalars(select(model))}
+        for item in catalogue.terms[name]:
+            term = existing.get(item["slug"])
+            if term is None:
+                term = model(**item)
+                session.add(term)
+            report.count(name, created=item["slug"] not in existing)
+            existing[item["slug"]] = term
+        by_slug[name] = existing
+    session.flush()
+    if not with_catalogue:
+        return report
+    orgs = {org.slug: org for org in session.scalars(select(Organisation))}
+    for item in catalogue.organisations:
+        if item["slug"] in orgs:
+            report.count("organisations", created=False)
+            continue
+        fields = {key: value for key, value in item.items() if key != "sector"}
+        org = Organisation(**fields, sector=by_slug["sectors"][item["sector"]], is_sample=True)
+        session.add(org)
+        orgs[org.slug] = org
+        report.count("organisations", created=True)
+    session.flush()
+    existing_entries = set(session.scalars(select(Entry.slug)))
+    for item in catalogue.entries:
+        if item["slug"] in existing_entries:
+            report.count("entries", created=False)
+            continue
+        create_entry(
+            session,
+            organisation=orgs[item["organisation"]],
+            author=None,
+            slug=item["slug"],
+            kind=item["kind"],
+            title=item["title"],
+            summary=item["summary"],
+            body=item["body"],
+            relevant_sectors=[by_slug["sectors"][s] for s in item["relevant_sectors"]],
+            channels=[by_slug["channels"][s] for s in item["channels"]],
+            topics=[by_slug["topics"][s] for s in item["topics"]],
+            licence=item["licence"],
+            evidence_stage=item.get("evidence_stage"),
+            outcome=item.get("outcome"),
+            review_by=item["review_by"],
+            status=item["status"],
+            edit_summary=IMPORT_SUMMARY,
+            created_at=_at(item["created"]),
+            updated_at=_at(item["updated"]),
+        )
+        report.count("entries", created=True)
+    session.flush()
+    return report
