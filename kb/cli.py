@@ -12,7 +12,7 @@ import click
 from alembic import command as alembic
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import exists, select
 
 from kb.db import db
@@ -58,6 +58,7 @@ def _seed(loader) -> SeedReport:
 
 
 @click.command("init")
+@with_appcontext
 @click.option("--no-sample", is_flag=True, help="Load only the taxonomy, not the sample catalogue.")
 def init_command(no_sample: bool) -> None:
     """Migrate the database; load the sample catalogue if it holds no entries yet."""
@@ -74,12 +75,14 @@ def init_command(no_sample: bool) -> None:
 
 
 @click.command("seed")
+@with_appcontext
 def seed_command() -> None:
     """Load whatever of the sample catalogue is missing (safe to run again)."""
     _seed(load_catalogue)
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--name", "display_name", required=True, help="Display name.")
 @click.option("--org", "org_slug", help="Slug of the user's organisation.")
@@ -112,6 +115,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
+@with_appcontext
 def db_upgrade_command() -> None:
     """Migrate the database to the newest revision."""
     upgrade_database()
@@ -119,6 +123,7 @@ def db_upgrade_command() -> None:
 
 
 @db_group.command("revision")
+@with_appcontext
 @click.option("-m", "--message", required=True)
 @click.option("--autogenerate/--empty", default=True, help="Compare models with the database.")
 def db_revision_command(message: str, autogenerate: bool) -> None:

@@ -52,8 +52,8 @@ def attribution(code: str, *, title: str, organisation: str, link: str) -> str:
         )
     if code == "ask-first":
         return (
-            f"“{title}” is shared by {organisation} for reading. Ask {organisation} before "
-            "reusing or adapting it."
+            f"“{title}” ({link}) is shared by {organisation} for reading. Ask {organisation} "
+            "before reusing or adapting it."
         )
     licence = LICENCES[code]
     return f"“{title}” by {organisation} ({link}), licensed under {licence.name}."

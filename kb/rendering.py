@@ -7,11 +7,12 @@ images, so only the final HTML is safe to judge. Templates mark nothing else ``|
 from __future__ import annotations
 
 import re
+from functools import partial
 from urllib.parse import urlsplit
 
 import bleach
 import markdown
-from bleach.linkifier import Linker
+from bleach.linkifier import LinkifyFilter
 from markdown.extensions.toc import slugify_unicode
 from markupsafe import Markup
 
@@ -36,14 +37,6 @@ ALLOWED_ATTRIBUTES = {
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 HEADING_ID_PREFIX = "section-"
 
-_cleaner = bleach.Cleaner(
-    tags=ALLOWED_TAGS,
-    attributes=ALLOWED_ATTRIBUTES,
-    protocols=ALLOWED_PROTOCOLS,
-    strip=True,
-    strip_comments=True,
-)
-
 
 def _heading_id(value: str, separator: str) -> str:
     # Prefixed so a heading called "Main" can never collide with the page's own ids.
@@ -57,7 +50,20 @@ def _harden_links(attrs: dict, new: bool = False) -> dict:
     return attrs
 
 
-_linker = Linker(callbacks=[_harden_links], skip_tags={"pre", "code"}, parse_email=False)
+# Linkifying runs inside the cleaner (one parse, one serialisation), so entities are not
+# escaped twice and every link, written or bare, gets the same hardening.
+_cleaner = bleach.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes=ALLOWED_ATTRIBUTES,
+    protocols=ALLOWED_PROTOCOLS,
+    strip=True,
+    strip_comments=True,
+    filters=[
+        partial(
+            LinkifyFilter, callbacks=[_harden_links], skip_tags={"pre", "code"}, parse_email=False
+        )
+    ],
+)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -72,7 +78,7 @@ def render_markdown(source: str) -> Markup:
         },
         output_format="html",
     )
-    return Markup(_linker.linkify(_cleaner.clean(html)))  # noqa: S704 - sanitised just above
+    return Markup(_cleaner.clean(html))  # noqa: S704 - sanitised just above
 
 
 def plain_text(source: str) -> str:

@@ -1,0 +1,118 @@
+"""Shared fixtures: a fresh app per test on a real SQLite file, built from migrated templates.
+
+Migrating and seeding once per session and copying the database file per test keeps each test
+isolated without paying for Alembic and the catalogue load every time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from kb import create_app
+from kb.cli import upgrade_database
+from kb.config import ROOT
+from kb.db import db
+from kb.seeding import load_catalogue, load_taxonomy
+
+SEED_DIR = ROOT / "seed_data"
+
+
+def make_app(instance: Path, database: Path, **overrides) -> Flask:
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SEED_DIR": str(SEED_DIR),
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+def _checkpoint(app: Flask) -> None:
+    """Fold the WAL into the main file and close connections, so the file can be copied."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        db.engine.dispose()
+
+
+def _template(tmp_path_factory, name: str, loader) -> Path:
+    folder = tmp_path_factory.mktemp(name)
+    database = folder / "kb.sqlite"
+    app = make_app(folder, database)
+    with app.app_context():
+        upgrade_database()
+        loader(db.session, SEED_DIR)
+        db.session.commit()
+    _checkpoint(app)
+    return database
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path) -> None:
+    """No test reads the developer's instance folder or KB_* settings."""
+    for name in ("KB_DATABASE_URL", "KB_SECRET_KEY", "KB_SEED_DIR", "KB_SECURE_COOKIES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KB_INSTANCE_PATH", str(tmp_path / "instance"))
+
+
+@pytest.fixture(scope="session")
+def taxonomy_db(tmp_path_factory) -> Path:
+    """A migrated database holding only the taxonomy."""
+    return _template(tmp_path_factory, "taxonomy", load_taxonomy)
+
+
+@pytest.fixture(scope="session")
+def catalogue_db(tmp_path_factory) -> Path:
+    """A migrated database holding the whole sample catalogue."""
+    return _template(tmp_path_factory, "catalogue", load_catalogue)
+
+
+def _copy(template: Path, tmp_path: Path) -> Path:
+    database = tmp_path / "kb.sqlite"
+    shutil.copyfile(template, database)
+    return database
+
+
+@pytest.fixture
+def app(taxonomy_db, tmp_path) -> Iterator[Flask]:
+    """An app on a fresh database with the taxonomy but no organisations or entries."""
+    app = make_app(tmp_path / "instance", _copy(taxonomy_db, tmp_path))
+    yield app
+    _dispose(app)
+
+
+@pytest.fixture
+def catalogue_app(catalogue_db, tmp_path) -> Iterator[Flask]:
+    """An app on a fresh copy of the seeded sample catalogue."""
+    app = make_app(tmp_path / "instance", _copy(catalogue_db, tmp_path))
+    yield app
+    _dispose(app)
+
+
+def _dispose(app: Flask) -> None:
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(catalogue_app):
+    return catalogue_app.test_client()
+
+
+@pytest.fixture
+def session(catalogue_app):
+    """The database session of the seeded app, inside an app context."""
+    with catalogue_app.app_context():
+        yield db.session
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

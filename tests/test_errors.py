@@ -1,0 +1,58 @@
+"""Error pages and security headers: no traceback reaches a reader, ever."""
+
+from __future__ import annotations
+
+from tests.conftest import make_app
+
+
+def _failing_app(tmp_path, catalogue_db):
+    import shutil
+
+    database = tmp_path / "kb.sqlite"
+    shutil.copyfile(catalogue_db, database)
+    app = make_app(tmp_path, database, TESTING=False, PROPAGATE_EXCEPTIONS=False)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internal detail /srv/kb/models.py line 42")
+
+    return app
+
+
+def test_unhandled_error_shows_a_friendly_500_without_traceback(tmp_path, catalogue_db, caplog):
+    response = _failing_app(tmp_path, catalogue_db).test_client().get("/boom")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "Something went wrong" in html
+    for leak in ("Traceback", "RuntimeError", "secret internal detail", "models.py"):
+        assert leak not in html
+    assert "secret internal detail" in caplog.text, "the error is logged for operators"
+
+
+def test_404_page_is_friendly(client):
+    response = client.get("/entries/nothing-here")
+    assert response.status_code == 404
+    assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_405_page(client):
+    response = client.post("/")
+    assert response.status_code in {400, 405}
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_security_headers_on_every_response(client):
+    for url in ("/", "/entries/nothing-here", "/static/css/span.css"):
+        with client.get(url) as response:
+            headers = response.headers
+        csp = headers["Content-Security-Policy"]
+        assert "object-src 'none'" in csp and "base-uri 'none'" in csp
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_pages_carry_no_inline_script_or_style(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "<script" not in html and "style=" not in html and "<style" not in html
