@@ -8,6 +8,7 @@ SQLite-specific, so ``KB_DATABASE_URL`` can point at PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -71,8 +72,6 @@ class Database:
     def init_app(self, app: Flask) -> None:
         url = app.config["DATABASE_URL"]
         if url.startswith("sqlite:///"):
-            from pathlib import Path
-
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = make_engine(url)
         app.extensions["kb.db"] = sessionmaker(bind=engine, expire_on_commit=False)

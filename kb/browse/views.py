@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from kb.browse import bp
 from kb.db import db
-from kb.entries.params import FACET_LABELS, facet_options, parse_listing
-from kb.entries.queries import SORTS, EntryFilter, facet_counts, list_entries, recent_entries
+from kb.entries.params import load_listing
+from kb.entries.queries import EntryFilter, facet_counts, recent_entries
 from kb.entries.queries import sector_channel_grid as grid_counts
 from kb.models import Channel, Sector, Topic
 
@@ -54,28 +54,14 @@ def _listing(scope: str, slug: str):
     term = db.session.scalar(select(model).where(model.slug == slug))
     if term is None:
         abort(404)
-    listing = parse_listing(db.session, request.args, EntryFilter(**{scope: (term.id,)}), facets)
-    page = list_entries(
+    results = load_listing(
         db.session,
-        listing.filter,
-        sort=listing.sort,
-        page=listing.page,
+        request.args,
+        EntryFilter(**{scope: (term.id,)}),
+        facets,
         per_page=current_app.config["ENTRIES_PER_PAGE"],
     )
-    if listing.page > page.pages:
-        abort(404)
-    return render_template(
-        "browse/listing.html",
-        scope=scope,
-        term=term,
-        listing=listing,
-        page=page,
-        facets=[
-            (facet, FACET_LABELS[facet], facet_options(db.session, listing, facet))
-            for facet in facets
-        ],
-        sorts=SORTS,
-    )
+    return render_template("browse/listing.html", scope=scope, term=term, results=results)
 
 
 @bp.get("/sectors")

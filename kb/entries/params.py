@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 
-from kb.entries.queries import DEFAULT_SORT, SORTS, EntryFilter, facet_counts
+from kb.entries.queries import DEFAULT_SORT, SORTS, EntryFilter, Page, facet_counts, list_entries
 from kb.models import Channel, Kind, Sector, Topic
 
 TERM_MODELS = {"sector": Sector, "channel": Channel, "topic": Topic}
@@ -92,3 +92,27 @@ def facet_options(session: Session, listing: Listing, facet: str) -> list[Option
         if count or term.id in chosen_ids:
             options.append(Option(term.slug, term.name, count, term.id in chosen_ids))
     return options
+
+
+@dataclass(frozen=True)
+class ListingPage:
+    """Everything ``entries/_listing.html`` shows: the choices, the page, the facet options."""
+
+    listing: Listing
+    page: Page
+    facets: list[tuple[str, str, list[Option]]]
+    sorts: dict[str, str]
+
+
+def load_listing(
+    session: Session, args: MultiDict, base: EntryFilter, facets, *, per_page: int
+) -> ListingPage:
+    """Parse ``args``, fetch the page and the facet options; 404 past the last page."""
+    listing = parse_listing(session, args, base, facets)
+    page = list_entries(session, listing.filter, sort=listing.sort, page=listing.page,
+                        per_page=per_page)  # fmt: skip
+    if listing.page > page.pages:
+        raise NotFound()
+    options = [(facet, FACET_LABELS[facet], facet_options(session, listing, facet))
+               for facet in facets]  # fmt: skip
+    return ListingPage(listing, page, options, SORTS)

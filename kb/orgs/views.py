@@ -6,8 +6,8 @@ from flask import abort, current_app, render_template, request
 from sqlalchemy import func, select
 
 from kb.db import db
-from kb.entries.params import FACET_LABELS, facet_options, parse_listing
-from kb.entries.queries import SORTS, EntryFilter, list_entries
+from kb.entries.params import load_listing
+from kb.entries.queries import EntryFilter
 from kb.models import Entry, Organisation, Sector, Status
 from kb.orgs import bp
 
@@ -32,27 +32,11 @@ def show(slug: str):
     organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
         abort(404)
-    facets = ("channel", "topic", "kind")
-    listing = parse_listing(
-        db.session, request.args, EntryFilter(organisation_id=organisation.id), facets
-    )
-    page = list_entries(
+    results = load_listing(
         db.session,
-        listing.filter,
-        sort=listing.sort,
-        page=listing.page,
+        request.args,
+        EntryFilter(organisation_id=organisation.id),
+        ("channel", "topic", "kind"),
         per_page=current_app.config["ENTRIES_PER_PAGE"],
     )
-    if listing.page > page.pages:
-        abort(404)
-    return render_template(
-        "orgs/show.html",
-        organisation=organisation,
-        listing=listing,
-        page=page,
-        facets=[
-            (facet, FACET_LABELS[facet], facet_options(db.session, listing, facet))
-            for facet in facets
-        ],
-        sorts=SORTS,
-    )
+    return render_template("orgs/show.html", organisation=organisation, results=results)
