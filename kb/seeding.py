@@ -289,6 +289,19 @@ def _read_entry(reader: _Reader, path: Path, known: dict[str, set[str]]) -> dict
     return record if len(reader.problems) == before else None
 
 
+def _raise_problems(reader: _Reader) -> None:
+    if reader.problems:
+        raise SeedError(reader.problems)
+
+
+def read_taxonomy(root: Path) -> dict[str, list[dict]]:
+    """Read and check ``taxonomy.yaml`` alone; raise SeedError listing all problems."""
+    reader = _Reader(root)
+    terms = _read_taxonomy(reader, root / "taxonomy.yaml")
+    _raise_problems(reader)
+    return terms
+
+
 def read_catalogue(root: Path) -> _Catalogue:
     """Read and check every seed file under ``root``; raise SeedError listing all problems."""
     reader = _Reader(root)
@@ -305,8 +318,7 @@ def read_catalogue(root: Path) -> _Catalogue:
             reader.fail(path, "slug", f"already used by {seen[record['slug']]}")
         seen[record["slug"]] = path.name
         entries.append(record)
-    if reader.problems:
-        raise SeedError(reader.problems)
+    _raise_problems(reader)
     return _Catalogue(terms, organisations, entries)
 
 
@@ -314,46 +326,55 @@ def _at(day: date) -> datetime:
     return datetime.combine(day, time(9, 0), tzinfo=UTC)
 
 
-def load_taxonomy(session: Session, root: Path, report: SeedReport | None = None) -> SeedReport:
+def load_taxonomy(session: Session, root: Path) -> SeedReport:
     """Add any sectors, channels and topics that are missing. Flushes; the caller commits."""
-    return _load(session, read_catalogue(root), report or SeedReport(), with_catalogue=False)
+    report = SeedReport()
+    _load_terms(session, read_taxonomy(root), report)
+    return report
 
 
 def load_catalogue(session: Session, root: Path) -> SeedReport:
     """Add whatever of the sample catalogue is missing. Flushes; the caller commits."""
-    return _load(session, read_catalogue(root), SeedReport(), with_catalogue=True)
+    catalogue, report = read_catalogue(root), SeedReport()
+    terms = _load_terms(session, catalogue.terms, report)
+    orgs = _load_organisations(session, catalogue.organisations, terms["sectors"], report)
+    _load_entries(session, catalogue.entries, orgs, terms, report)
+    return report
 
 
-def _load(session: Session, catalogue: _Catalogue, report: SeedReport, *, with_catalogue):
-    by_slug: dict[str, dict[str, object]] = {}
+def _load_terms(session: Session, terms: dict[str, list[dict]], report: SeedReport) -> dict:
+    """Insert missing terms; return {"sectors": {slug: Sector}, "channels": ..., ...}."""
+    by_slug: dict[str, dict] = {}
     for name, model in TERM_MODELS.items():
         existing = {term.slug: term for term in session.scalars(select(model))}
-        for item in catalogue.terms[name]:
-            term = existing.get(item["slug"])
-            if term is None:
-                term = model(**item)
-                session.add(term)
+        for item in terms[name]:
             report.count(name, created=item["slug"] not in existing)
-            existing[item["slug"]] = term
+            if item["slug"] not in existing:
+                existing[item["slug"]] = model(**item)
+                session.add(existing[item["slug"]])
         by_slug[name] = existing
     session.flush()
-    if not with_catalogue:
-        return report
+    return by_slug
+
+
+def _load_organisations(session, items: list[dict], sectors: dict, report: SeedReport) -> dict:
     orgs = {org.slug: org for org in session.scalars(select(Organisation))}
-    for item in catalogue.organisations:
+    for item in items:
+        report.count("organisations", created=item["slug"] not in orgs)
         if item["slug"] in orgs:
-            report.count("organisations", created=False)
             continue
         fields = {key: value for key, value in item.items() if key != "sector"}
-        org = Organisation(**fields, sector=by_slug["sectors"][item["sector"]], is_sample=True)
-        session.add(org)
-        orgs[org.slug] = org
-        report.count("organisations", created=True)
+        orgs[item["slug"]] = Organisation(**fields, sector=sectors[item["sector"]], is_sample=True)
+        session.add(orgs[item["slug"]])
     session.flush()
-    existing_entries = set(session.scalars(select(Entry.slug)))
-    for item in catalogue.entries:
-        if item["slug"] in existing_entries:
-            report.count("entries", created=False)
+    return orgs
+
+
+def _load_entries(session, items: list[dict], orgs: dict, terms: dict, report: SeedReport):
+    existing = set(session.scalars(select(Entry.slug)))
+    for item in items:
+        report.count("entries", created=item["slug"] not in existing)
+        if item["slug"] in existing:
             continue
         create_entry(
             session,
@@ -364,9 +385,9 @@ def _load(session: Session, catalogue: _Catalogue, report: SeedReport, *, with_c
             title=item["title"],
             summary=item["summary"],
             body=item["body"],
-            relevant_sectors=[by_slug["sectors"][s] for s in item["relevant_sectors"]],
-            channels=[by_slug["channels"][s] for s in item["channels"]],
-            topics=[by_slug["topics"][s] for s in item["topics"]],
+            relevant_sectors=[terms["sectors"][s] for s in item["relevant_sectors"]],
+            channels=[terms["channels"][s] for s in item["channels"]],
+            topics=[terms["topics"][s] for s in item["topics"]],
             licence=item["licence"],
             evidence_stage=item.get("evidence_stage"),
             outcome=item.get("outcome"),
@@ -376,6 +397,4 @@ def _load(session: Session, catalogue: _Catalogue, report: SeedReport, *, with_c
             created_at=_at(item["created"]),
             updated_at=_at(item["updated"]),
         )
-        report.count("entries", created=True)
     session.flush()
-    return report

@@ -85,3 +85,20 @@ def test_create_user_rejects_bad_input_clearly(catalogue_app):
     no_org = runner.invoke(args=["create-user", "--email", "a@b.org", "--name", "A",
                                  "--password", "pw pw pw pw"])  # fmt: skip
     assert no_org.exit_code == 2 and "need --org" in no_org.output
+
+
+def test_init_without_sample_ignores_a_broken_entry_file(tmp_path):
+    """Loading only the taxonomy must not depend on entry files it never loads."""
+    import shutil
+
+    from tests.conftest import SEED_DIR
+
+    seed = tmp_path / "seed_data"
+    shutil.copytree(SEED_DIR, seed)
+    (seed / "entries" / "broken.md").write_text("no front matter here\n")
+    app = make_app(tmp_path, tmp_path / "new.sqlite", SEED_DIR=str(seed))
+    result = app.test_cli_runner().invoke(args=["init", "--no-sample"])
+    assert result.exit_code == 0, result.output
+    assert _count(app, Sector) == 8
+    full = app.test_cli_runner().invoke(args=["seed"])
+    assert full.exit_code == 1 and "broken.md" in full.output
