@@ -127,3 +127,10 @@ def test_case_study_fields_rejected_on_guidance_by_the_database(session, org):
     with pytest.raises(IntegrityError):
         make_entry(session, org, kind="guidance", outcome="worked")
     session.rollback()
+
+
+def test_licence_codes_have_one_source():
+    from kb.licences import LICENCES
+    from kb.models import LICENCE_CODES
+
+    assert LICENCE_CODES == tuple(LICENCES)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from kb.db import utcnow
+from kb.licences import DEFAULT_LICENCE
 from kb.models import Channel, Entry, Organisation, Revision, Sector, Topic, User
 from kb.rendering import render_markdown
 
@@ -25,7 +26,7 @@ def create_entry(
     relevant_sectors: Sequence[Sector] = (),
     channels: Sequence[Channel] = (),
     topics: Sequence[Topic] = (),
-    licence: str = "OGL-UK-3.0",
+    licence: str = DEFAULT_LICENCE,
     evidence_stage: str | None = None,
     outcome: str | None = None,
     review_by: date | None = None,

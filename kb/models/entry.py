@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from kb.db import Base, UTCDateTime, utcnow
+from kb.licences import DEFAULT_LICENCE, LICENCES
 from kb.models.org import Organisation
 from kb.models.taxonomy import Channel, Sector, Topic
 from kb.models.user import User
@@ -81,7 +82,7 @@ entry_sectors = _link_table("entry_sectors", "sector")
 entry_channels = _link_table("entry_channels", "channel")
 entry_topics = _link_table("entry_topics", "topic")
 
-LICENCE_CODES = ("OGL-UK-3.0", "CC-BY-4.0", "CC-BY-SA-4.0", "ask-first")
+LICENCE_CODES = tuple(LICENCES)
 SUMMARY_MAX = 300
 
 
@@ -118,7 +119,7 @@ class Entry(Base):
     summary: Mapped[str] = mapped_column(String(SUMMARY_MAX))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     origin_sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id"), index=True)
-    licence: Mapped[str] = mapped_column(String(20), default="OGL-UK-3.0")
+    licence: Mapped[str] = mapped_column(String(20), default=DEFAULT_LICENCE)
     evidence_stage: Mapped[str | None] = mapped_column(String(30))
     outcome: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default=Status.DRAFT.value, index=True)
