@@ -129,8 +129,9 @@ def test_case_study_fields_rejected_on_guidance_by_the_database(session, org):
     session.rollback()
 
 
-def test_licence_codes_have_one_source():
-    from kb.licences import LICENCES
-    from kb.models import LICENCE_CODES
+def test_unknown_licence_is_refused_by_the_database(session, org):
+    from sqlalchemy.exc import IntegrityError
 
-    assert LICENCE_CODES == tuple(LICENCES)
+    with pytest.raises(IntegrityError, match="ck_entries_licence"):
+        make_entry(session, org, licence="WTFPL")
+    session.rollback()
