@@ -22,7 +22,7 @@ from kb import create_app
 from kb.cli import upgrade_database
 from kb.config import ROOT
 from kb.db import db
-from kb.entries.params import parse_listing
+from kb.entries.listing import parse_listing
 from kb.entries.queries import EntryFilter, facet_counts, list_entries, sector_channel_grid
 from kb.entries.services import create_entry
 from kb.models import Channel, Organisation, Sector, Topic

@@ -21,18 +21,6 @@ def _format_date(value: date | datetime | None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
-def url_with(**changes) -> str:
-    """The current URL with some query arguments replaced (None removes one); page resets."""
-    args = request.args.to_dict(flat=False)
-    args.pop("page", None)
-    for key, value in changes.items():
-        if value is None:
-            args.pop(key, None)
-        else:
-            args[key] = value
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
-
-
 def url_without(name: str, value: str) -> str:
     """The current URL with one value of a repeated query argument removed; page resets."""
     args = request.args.to_dict(flat=False)
@@ -50,9 +38,7 @@ def url_page(number: int) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _format_date
-    app.jinja_env.globals.update(
-        today=_today, url_with=url_with, url_without=url_without, url_page=url_page
-    )
+    app.jinja_env.globals.update(today=_today, url_without=url_without, url_page=url_page)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

@@ -229,3 +229,16 @@ def test_filter_links_keep_the_whole_state_in_the_url(client):
     # Removing one filter keeps the other.
     assert 'href="/sectors/police?kind=guidance"' in html
     assert 'href="/sectors/police?channel=x-twitter"' in html
+
+
+def test_empty_listing_offers_clearing_only_when_filtered(catalogue_app, session):
+    organisation = make_organisation(session, sector="housing")
+    session.commit()
+    client = catalogue_app.test_client()
+    empty = client.get(f"/orgs/{organisation.slug}").get_data(as_text=True)
+    assert "No published entries here yet." in empty and "Clear the filters" not in empty
+    filtered = client.get("/sectors/police?channel=podcasts&kind=guidance&topic=accessibility")
+    html = filtered.get_data(as_text=True)
+    assert filtered.status_code == 200
+    assert "No published entries match these filters yet." in html
+    assert 'aria-current="page"' not in html.split('class="results"')[1]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from kb.browse import bp
 from kb.db import db
-from kb.entries.params import load_listing
+from kb.entries.listing import load_listing
 from kb.entries.queries import EntryFilter, facet_counts, recent_entries
 from kb.entries.queries import sector_channel_grid as grid_counts
 from kb.models import Channel, Sector, Topic
@@ -44,7 +44,7 @@ def about():
 
 
 def _index(scope: str):
-    model, _facets = SCOPES[scope]
+    model = SCOPES[scope][0]
     counts = facet_counts(db.session, EntryFilter(), scope)
     return render_template("browse/index.html", scope=scope, terms=_all(model), counts=counts)
 

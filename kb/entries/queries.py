@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from kb.models import Entry, Status, entry_channels, entry_sectors, entry_topics
 
-FACETS = ("sector", "channel", "topic", "kind")
 SORTS = {
     "newest": "Newest first",
     "updated": "Recently updated",

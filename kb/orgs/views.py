@@ -6,7 +6,7 @@ from flask import abort, current_app, render_template, request
 from sqlalchemy import func, select
 
 from kb.db import db
-from kb.entries.params import load_listing
+from kb.entries.listing import load_listing
 from kb.entries.queries import EntryFilter
 from kb.models import Entry, Organisation, Sector, Status
 from kb.orgs import bp

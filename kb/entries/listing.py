@@ -1,4 +1,4 @@
-"""Turning a listing's query string into an ``EntryFilter``, and facets into form options.
+"""Listing pages: a query string becomes an ``EntryFilter``, a page of entries and facet options.
 
 Unknown slugs, kinds, sorts or page numbers are a 404: a filtered list that cannot exist is a
 page that does not exist, not an empty one.
