@@ -139,7 +139,12 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
 
-def main() -> None:
+def make_cli() -> FlaskGroup:
+    """The ``kb`` command: Flask's own commands (``run``, ``routes``, ...) plus Span's."""
     from kb import create_app
 
-    FlaskGroup(create_app=create_app, help="Span: manage the knowledge base.")()
+    return FlaskGroup(create_app=create_app, help="Span: manage the knowledge base.")
+
+
+def main() -> None:
+    make_cli()()

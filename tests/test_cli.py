@@ -102,3 +102,19 @@ def test_init_without_sample_ignores_a_broken_entry_file(tmp_path):
     assert _count(app, Sector) == 8
     full = app.test_cli_runner().invoke(args=["seed"])
     assert full.exit_code == 1 and "broken.md" in full.output
+
+
+def test_kb_command_offers_span_and_flask_commands(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from kb.cli import make_cli
+
+    monkeypatch.setenv("KB_SECRET_KEY", "cli-test")
+    monkeypatch.setenv("KB_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    runner = CliRunner()
+    top = runner.invoke(make_cli(), ["--help"])
+    assert top.exit_code == 0, top.output
+    for command in ("run", "init", "seed", "create-user", "db"):
+        assert f"  {command} " in top.output, command
+    db_help = runner.invoke(make_cli(), ["db", "--help"])
+    assert "upgrade" in db_help.output and "revision" in db_help.output
