@@ -242,3 +242,13 @@ def test_empty_listing_offers_clearing_only_when_filtered(catalogue_app, session
     assert filtered.status_code == 200
     assert "No published entries match these filters yet." in html
     assert 'aria-current="page"' not in html.split('class="results"')[1]
+
+
+def test_organisation_counts_match_their_pages(client, session):
+    html = client.get("/orgs").get_data(as_text=True)
+    rows = re.findall(
+        r'href="/orgs/([a-z-]+)">[^<]+</a>\s*<span class="count">[^<]*?(\d+) entr', html
+    )
+    assert len(rows) == 13
+    for slug, count in rows:
+        assert len(_expected(session, org=slug)) == int(count)

@@ -156,3 +156,13 @@ def sector_channel_grid(session: Session) -> dict[tuple[int, int], int]:
 
 def recent_entries(session: Session, limit: int = 6) -> Sequence[Entry]:
     return list_entries(session, EntryFilter(), sort="updated", per_page=limit).items
+
+
+def entries_per_organisation(session: Session, f: EntryFilter = EntryFilter()) -> dict[int, int]:
+    """How many entries passing ``f`` (by default: published) each organisation has."""
+    statement = (
+        select(Entry.organisation_id, func.count())
+        .where(and_(*_conditions(f)))
+        .group_by(Entry.organisation_id)
+    )
+    return dict(session.execute(statement).all())

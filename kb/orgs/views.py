@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from flask import abort, current_app, render_template, request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from kb.db import db
 from kb.entries.listing import load_listing
-from kb.entries.queries import EntryFilter
-from kb.models import Entry, Organisation, Sector, Status
+from kb.entries.queries import EntryFilter, entries_per_organisation
+from kb.models import Organisation, Sector
 from kb.orgs import bp
 
 
 @bp.get("")
 def index():
-    counts = dict(
-        db.session.execute(
-            select(Entry.organisation_id, func.count())
-            .where(Entry.status == Status.PUBLISHED.value)
-            .group_by(Entry.organisation_id)
-        ).all()
-    )
+    counts = entries_per_organisation(db.session)
     organisations = db.session.scalars(
         select(Organisation).join(Sector).order_by(Sector.position, Organisation.name)
     ).all()
