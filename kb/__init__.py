@@ -21,20 +21,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     kb_config.finalise(app)
 
     from kb import errors, security, templating
+    from kb.accounts import sessions
     from kb.db import db
 
     db.init_app(app)
+    sessions.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
 
+    from kb.accounts import bp as accounts_bp
+    from kb.admin import bp as admin_bp
     from kb.browse import bp as browse_bp
     from kb.entries import bp as entries_bp
     from kb.orgs import bp as orgs_bp
 
-    app.register_blueprint(browse_bp)
-    app.register_blueprint(entries_bp)
-    app.register_blueprint(orgs_bp)
+    for blueprint in (browse_bp, entries_bp, orgs_bp, accounts_bp, admin_bp):
+        app.register_blueprint(blueprint)
 
     from kb import cli
 

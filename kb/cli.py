@@ -1,7 +1,7 @@
 """The ``kb`` command: a FlaskGroup of thin wrappers over services.
 
-``kb run`` is Flask's own; ``kb init`` migrates and loads the sample catalogue into an empty
-database; ``kb db upgrade`` / ``kb db revision`` wrap Alembic.
+``kb run`` is Flask's own; ``kb init`` migrates and loads the sample catalogue and its demo
+accounts into an empty database; ``kb db upgrade`` / ``kb db revision`` wrap Alembic.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import exists, select
 
-from kb.db import db
+from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts, demo_accounts
+from kb.accounts.passwords import hash_password, password_problems
+from kb.db import db, utcnow
 from kb.models import Entry, Organisation, Role, User
 from kb.seeding import SeedError, SeedReport, load_catalogue, load_taxonomy
 
@@ -57,11 +59,30 @@ def _seed(loader) -> SeedReport:
     return report
 
 
+def _add_demo_accounts() -> None:
+    added = create_demo_accounts(db.session, hash_password(DEMO_PASSWORD), utcnow())
+    db.session.commit()
+    if added:
+        click.echo(f"  demo accounts: {added} added")
+
+
+def _print_demo_accounts() -> None:
+    accounts = demo_accounts(db.session)
+    if not accounts:
+        return
+    click.echo("")
+    click.echo(f"Demo accounts (sample content only), all with the password: {DEMO_PASSWORD}")
+    for account in accounts:
+        where = f", {account.organisation}" if account.organisation else ""
+        click.echo(f"  {account.email:<48} {account.role}{where}")
+
+
 @click.command("init")
 @with_appcontext
 @click.option("--no-sample", is_flag=True, help="Load only the taxonomy, not the sample catalogue.")
-def init_command(no_sample: bool) -> None:
-    """Migrate the database; load the sample catalogue if it holds no entries yet."""
+@click.option("--no-demo", is_flag=True, help="Do not create the demo accounts.")
+def init_command(no_sample: bool, no_demo: bool) -> None:
+    """Migrate the database; load the sample catalogue (and demo accounts) if it is empty."""
     upgrade_database()
     click.echo("Database is up to date.")
     empty = not db.session.scalar(select(exists().where(Entry.id.is_not(None))))
@@ -69,9 +90,12 @@ def init_command(no_sample: bool) -> None:
         _seed(load_taxonomy)
         if not no_sample:
             click.echo("The database already has entries; the sample catalogue was not loaded.")
-        return
-    click.echo("Loading the sample catalogue:")
-    _seed(load_catalogue)
+    else:
+        click.echo("Loading the sample catalogue:")
+        _seed(load_catalogue)
+        if not no_demo:
+            _add_demo_accounts()
+    _print_demo_accounts()
 
 
 @click.command("seed")
@@ -90,7 +114,7 @@ def seed_command() -> None:
 @click.option("--admin", is_flag=True, help="Shorthand for --role admin.")
 @click.password_option(help="Prompted for, hidden, if not given.")
 def create_user_command(email, display_name, org_slug, role, admin, password) -> None:
-    """Create an account (sign-in arrives with the accounts feature)."""
+    """Create an approved account (the first admin, say)."""
     role = Role.ADMIN.value if admin else role
     email = email.strip().lower()
     if db.session.scalar(select(User).where(User.email == email)):
@@ -102,8 +126,17 @@ def create_user_command(email, display_name, org_slug, role, admin, password) ->
             raise click.UsageError(f"no organisation with slug {org_slug!r}")
     elif role != Role.ADMIN.value:
         raise click.UsageError("members and editors need --org")
-    user = User(email=email, display_name=display_name, organisation=organisation, role=role)
-    user.set_password(password)
+    problems = password_problems(password, email=email, display_name=display_name)
+    if problems:
+        raise click.UsageError(problems[0])
+    user = User(
+        email=email,
+        display_name=display_name,
+        organisation=organisation,
+        role=role,
+        password_hash=hash_password(password),
+        approved_at=utcnow(),
+    )
     db.session.add(user)
     db.session.commit()
     click.echo(f"Created {role} {email}.")

@@ -36,6 +36,15 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SECURE_COOKIES": None,  # None: Secure everywhere except debug mode
+        # An edit can take longer than an hour, so the CSRF token lives as long as the session.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "REMEMBER_DAYS": 30,
+        "SIGN_IN_HOURS": 12,
+        "LOGIN_FAILURES_PER_ACCOUNT": 5,
+        "LOGIN_FAILURES_PER_ADDRESS": 20,
+        "LOGIN_WINDOW_MINUTES": 15,
+        "TRUSTED_PROXIES": 0,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():
@@ -48,6 +57,8 @@ def load(instance: Path, test_config: dict | None) -> dict:
     for var, key in env.items():
         if os.environ.get(var):
             config[key] = os.environ[var]
+    if os.environ.get("KB_TRUSTED_PROXIES", "").isdigit():
+        config["TRUSTED_PROXIES"] = int(os.environ["KB_TRUSTED_PROXIES"])
     if os.environ.get("KB_SECURE_COOKIES") in {"0", "1"}:
         config["SECURE_COOKIES"] = os.environ["KB_SECURE_COOKIES"] == "1"
     config.update(test_config or {})
@@ -61,6 +72,14 @@ def finalise(app) -> None:
         secure = not app.debug
     app.config["SESSION_COOKIE_SECURE"] = secure
     app.config["REMEMBER_COOKIE_SECURE"] = secure
+    if app.config["REMEMBER_DAYS"] > 30:
+        raise UnsafeConfigError("REMEMBER_DAYS may be at most 30.")
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N reverse proxies, take the client address (for throttling) from X-Forwarded-For.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     if app.config["SECRET_KEY"] == DEFAULT_SECRET_KEY and not (app.debug or app.testing):
         raise UnsafeConfigError(
             "Refusing to start: SECRET_KEY is the built-in development value. "

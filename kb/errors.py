@@ -1,14 +1,20 @@
-"""Error pages. No traceback ever reaches a reader; a failed request rolls its session back."""
+"""Error pages. No traceback ever reaches a reader; a failed request rolls its session back.
+
+A form that cannot be accepted (its CSRF token is missing or stale, or the person was signed
+out meanwhile) still shows back whatever text was typed, so nothing is lost.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kb.db import db
 
 MESSAGES = {
     400: ("Bad request", "Something in that request was not right. Please go back and try again."),
+    401: ("Please sign in", "You need to sign in to do that."),
     403: ("Not allowed", "You do not have permission to do that."),
     404: (
         "Page not found",
@@ -22,14 +28,44 @@ MESSAGES = {
         "please try again in a moment.",
     ),
 }
+# Form fields worth giving back to someone whose submission could not be accepted.
+TEXT_FIELDS = (
+    ("title", "Title"),
+    ("summary", "Summary"),
+    ("body", "Text"),
+    ("edit_summary", "Edit summary"),
+)
 
 
-def _page(code: int):
-    title, message = MESSAGES.get(code, (f"Error {code}", "The request could not be completed."))
-    return render_template("errors/error.html", code=code, title=title, message=message), code
+def _page(code: int, message: str | None = None):
+    title, default = MESSAGES.get(code, (f"Error {code}", "The request could not be completed."))
+    return (
+        render_template(
+            "errors/error.html",
+            code=code,
+            title=title,
+            message=message or default,
+            kept=_kept_text(),
+        ),
+        code,
+    )
+
+
+def _kept_text() -> list[tuple[str, str]]:
+    if request.method != "POST":
+        return []
+    return [(label, request.form[name]) for name, label in TEXT_FIELDS if request.form.get(name)]
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf_error(_error: CSRFError):
+        return _page(
+            400,
+            "This form had expired, or you were signed out while filling it in, so it was not "
+            "saved. Sign in again and resubmit it; any text you typed is below to copy.",
+        )
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         if error.code is None or error.code < 400:
@@ -43,3 +79,15 @@ def init_app(app: Flask) -> None:
         db.session.rollback()
         app.logger.error("Unhandled error: %s", error.original_exception or error)
         return _page(500)
+
+    from kb.accounts.sessions import login_manager
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():
+        if request.method == "GET":
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        return _page(
+            401,
+            "You were signed out, so this was not saved. Sign in again and "
+            "resubmit it; any text you typed is below to copy.",
+        )

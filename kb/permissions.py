@@ -1,26 +1,128 @@
 """Who may do what. Every decision about access lives here and nowhere else.
 
-Views call these functions (or ``require``); templates may only use them to show or hide a
-control. Accounts arrive with the editing feature; until then every reader is anonymous.
+Views call these functions (with ``require`` or ``require_found``); templates may only use them
+to show or hide a control. ``user`` is the signed-in user, or ``None``/an anonymous user.
+
+The rules, in the users' words:
+- anyone reads published (and archived) entries; drafts only their own organisation (and admins);
+- approved members write entries for their own organisation and edit its entries, plus any
+  published entry its owners opened to any member;
+- organisation editors also publish, archive and restore their organisation's entries, open them
+  to any member, and approve people who ask to join;
+- site admins do everything, including organisation requests and roles;
+- archived entries are read-only until restored; nothing is ever deleted through the UI.
 """
 
 from __future__ import annotations
 
 from flask import abort
 
-from kb.models import Entry, Status
+from kb.models import Entry, Organisation, Role, Status
 
 PUBLIC_STATUSES = frozenset({Status.PUBLISHED.value, Status.ARCHIVED.value})
+
+
+def _signed_in(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def is_admin(user) -> bool:
+    return _signed_in(user) and user.role == Role.ADMIN.value
+
+
+def is_active_member(user) -> bool:
+    """Signed in, belongs to an organisation, and that membership is approved."""
+    return _signed_in(user) and user.organisation_id is not None and user.is_approved
+
+
+def _member_of(user, organisation_id: int) -> bool:
+    return is_active_member(user) and user.organisation_id == organisation_id
+
+
+def _editor_of(user, organisation_id: int) -> bool:
+    return _member_of(user, organisation_id) and user.role == Role.EDITOR.value
 
 
 def can_view(user, entry: Entry) -> bool:
     """Published and archived entries are public; drafts belong to their organisation."""
     if entry.status in PUBLIC_STATUSES:
         return True
-    return user is not None and getattr(user, "organisation_id", None) == entry.organisation_id
+    return is_admin(user) or _member_of(user, entry.organisation_id)
+
+
+def can_create(user) -> bool:
+    """Whether ``user`` may start a new entry (for some organisation)."""
+    return is_admin(user) or is_active_member(user)
+
+
+def can_create_for(user, organisation: Organisation) -> bool:
+    return is_admin(user) or _member_of(user, organisation.id)
+
+
+def can_choose_organisation(user) -> bool:
+    """Admins pick the owning organisation of a new entry; everyone else writes for their own."""
+    return is_admin(user)
+
+
+def can_edit(user, entry: Entry) -> bool:
+    if entry.status == Status.ARCHIVED.value:
+        return False
+    if is_admin(user) or _member_of(user, entry.organisation_id):
+        return True
+    return (
+        entry.open_to_any_member
+        and entry.status == Status.PUBLISHED.value
+        and is_active_member(user)
+    )
+
+
+def can_revert(user, entry: Entry) -> bool:
+    """Reverting writes a new revision, so it is an edit."""
+    return can_edit(user, entry)
+
+
+def _runs(user, entry: Entry) -> bool:
+    return is_admin(user) or _editor_of(user, entry.organisation_id)
+
+
+def can_publish(user, entry: Entry) -> bool:
+    return entry.status == Status.DRAFT.value and _runs(user, entry)
+
+
+def can_publish_new(user, organisation: Organisation) -> bool:
+    """Whether a new entry for ``organisation`` may be published straight away by ``user``."""
+    return is_admin(user) or _editor_of(user, organisation.id)
+
+
+def can_archive(user, entry: Entry) -> bool:
+    return entry.status != Status.ARCHIVED.value and _runs(user, entry)
+
+
+def can_restore(user, entry: Entry) -> bool:
+    return entry.status == Status.ARCHIVED.value and _runs(user, entry)
+
+
+def can_open_to_any_member(user, organisation: Organisation) -> bool:
+    """Opening an entry to members of other organisations is the owning editors' call."""
+    return is_admin(user) or _editor_of(user, organisation.id)
+
+
+def can_manage_members(user, organisation: Organisation) -> bool:
+    return is_admin(user) or _editor_of(user, organisation.id)
+
+
+def can_administer(user) -> bool:
+    """Organisation requests, roles and (later) the taxonomy."""
+    return is_admin(user)
 
 
 def require(allowed: bool) -> None:
+    """Stop the request with 403 unless ``allowed``."""
+    if not allowed:
+        abort(403)
+
+
+def require_visible(allowed: bool) -> None:
     """Stop the request with 404 unless ``allowed`` (hiding what a reader may not see)."""
     if not allowed:
         abort(404)

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from flask import Flask, request, url_for
 from sqlalchemy import exists, select
 
+from kb import permissions
 from kb.db import db
 from kb.models import Organisation
 
@@ -38,7 +39,9 @@ def url_page(number: int) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _format_date
-    app.jinja_env.globals.update(today=_today, url_without=url_without, url_page=url_page)
+    app.jinja_env.globals.update(
+        today=_today, url_without=url_without, url_page=url_page, permissions=permissions
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

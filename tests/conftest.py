@@ -15,9 +15,11 @@ from flask import Flask
 from sqlalchemy import text
 
 from kb import create_app
+from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts
+from kb.accounts.passwords import hash_password
 from kb.cli import upgrade_database
 from kb.config import ROOT
-from kb.db import db
+from kb.db import db, utcnow
 from kb.seeding import load_catalogue, load_taxonomy
 
 SEED_DIR = ROOT / "seed_data"
@@ -29,6 +31,8 @@ def make_app(instance: Path, database: Path, **overrides) -> Flask:
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": f"sqlite:///{database}",
         "SEED_DIR": str(SEED_DIR),
+        # Fast hashing: the suite signs in hundreds of times. Production uses scrypt.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     config.update(overrides)
     return create_app(config)
@@ -68,10 +72,16 @@ def taxonomy_db(tmp_path_factory) -> Path:
     return _template(tmp_path_factory, "taxonomy", load_taxonomy)
 
 
+def _catalogue_with_demo_accounts(session, seed_dir: Path):
+    report = load_catalogue(session, seed_dir)
+    create_demo_accounts(session, hash_password(DEMO_PASSWORD), utcnow())
+    return report
+
+
 @pytest.fixture(scope="session")
 def catalogue_db(tmp_path_factory) -> Path:
-    """A migrated database holding the whole sample catalogue."""
-    return _template(tmp_path_factory, "catalogue", load_catalogue)
+    """A migrated database holding the whole sample catalogue and its demo accounts."""
+    return _template(tmp_path_factory, "catalogue", _catalogue_with_demo_accounts)
 
 
 def _copy(template: Path, tmp_path: Path) -> Path:

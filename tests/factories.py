@@ -7,8 +7,10 @@ import itertools
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.accounts.passwords import hash_password
+from kb.db import utcnow
 from kb.entries.services import create_entry
-from kb.models import Channel, Entry, Organisation, Sector, Topic
+from kb.models import Channel, Entry, Organisation, Sector, Topic, User
 
 _numbers = itertools.count(1)
 
@@ -57,3 +59,31 @@ def make_entry(
         relevant_sectors=_terms(session, Sector, relevant),
         **fields,
     )
+
+
+TEST_PASSWORD = "correct horse battery staple"
+
+
+def make_user(
+    session: Session,
+    organisation: Organisation | None,
+    *,
+    role: str = "member",
+    approved: bool = True,
+    password: str = TEST_PASSWORD,
+    **fields,
+) -> User:
+    """A user who can sign in with ``password`` (needs an app context for the hash method)."""
+    number = next(_numbers)
+    user = User(
+        email=fields.pop("email", f"person{number}@test.example.org"),
+        display_name=fields.pop("display_name", f"Test Person {number}"),
+        organisation=organisation,
+        role=role,
+        password_hash=hash_password(password),
+        approved_at=utcnow() if approved else None,
+        **fields,
+    )
+    session.add(user)
+    session.flush()
+    return user

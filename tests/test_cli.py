@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, inspect, select
 
+from kb.accounts.passwords import check_password
 from kb.db import db
 from kb.models import Entry, Organisation, Sector, User
 from tests.conftest import make_app
@@ -65,7 +66,7 @@ def test_create_user(catalogue_app):
     with catalogue_app.app_context():
         user = db.session.scalar(select(User).where(User.email == "comms@example.org"))
         assert user.role == "editor" and user.organisation.slug == "eastmarch-police"
-        assert user.check_password("a long passphrase")
+        assert check_password(user.password_hash, "a long passphrase")
         assert "a long passphrase" not in user.password_hash
 
 

@@ -135,20 +135,3 @@ def test_unknown_licence_is_refused_by_the_database(session, org):
     with pytest.raises(IntegrityError, match="ck_entries_licence"):
         make_entry(session, org, licence="WTFPL")
     session.rollback()
-
-
-def test_drafts_are_visible_only_to_their_own_organisation(session, org):
-    from kb import permissions
-    from kb.models import User
-
-    other = make_organisation(session, sector="police")
-    draft = make_entry(session, org, status="draft")
-    published = make_entry(session, org, status="published")
-    insider = User(email="in@example.org", display_name="In", organisation=org)
-    outsider = User(email="out@example.org", display_name="Out", organisation=other)
-    session.add_all([insider, outsider])
-    session.flush()
-    assert permissions.can_view(insider, draft)
-    assert not permissions.can_view(outsider, draft)
-    assert not permissions.can_view(None, draft)
-    assert all(permissions.can_view(u, published) for u in (None, insider, outsider))

@@ -166,3 +166,9 @@ def entries_per_organisation(session: Session, f: EntryFilter = EntryFilter()) -
         .group_by(Entry.organisation_id)
     )
     return dict(session.execute(statement).all())
+
+
+def organisation_drafts(session: Session, organisation_id: int) -> Sequence[Entry]:
+    """An organisation's unpublished drafts, most recently changed first."""
+    f = EntryFilter(organisation_id=organisation_id, statuses=(Status.DRAFT.value,))
+    return session.scalars(matching(f).order_by(Entry.updated_at.desc())).all()

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from kb.db import utcnow
+from kb.entries.content import entry_details
 from kb.licences import DEFAULT_LICENCE
 from kb.models import Channel, Entry, Organisation, Revision, Sector, Topic, User
 from kb.rendering import render_markdown
@@ -70,6 +71,7 @@ def create_entry(
             author=author,
             created_at=updated_at or created_at,
             edit_summary=edit_summary,
+            details=entry_details(entry),
         )
     )
     session.flush()

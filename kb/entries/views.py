@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, render_template, url_for
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -13,8 +14,8 @@ from kb.licences import LICENCES, attribution
 from kb.models import Entry
 
 
-@bp.get("/<slug>")
-def show(slug: str):
+def load_entry(slug: str) -> Entry:
+    """The entry at ``slug`` if the current reader may see it; 404 otherwise."""
     entry = db.session.scalar(
         select(Entry)
         .where(Entry.slug == slug)
@@ -27,7 +28,13 @@ def show(slug: str):
     )
     if entry is None or entry.current_revision is None:
         abort(404)
-    permissions.require(permissions.can_view(None, entry))
+    permissions.require_visible(permissions.can_view(current_user, entry))
+    return entry
+
+
+@bp.get("/<slug>")
+def show(slug: str):
+    entry = load_entry(slug)
     link = url_for("entries.show", slug=entry.slug, _external=True)
     return render_template(
         "entries/show.html",

@@ -16,7 +16,14 @@ from kb.models.entry import (
 )
 from kb.models.org import Organisation
 from kb.models.taxonomy import Channel, Sector, Topic
-from kb.models.user import Role, User
+from kb.models.user import (
+    LoginFailure,
+    OrganisationRequest,
+    RequestStatus,
+    Role,
+    User,
+    UserSession,
+)
 
 __all__ = [
     "LICENCE_CODES",
@@ -26,14 +33,18 @@ __all__ = [
     "Entry",
     "EvidenceStage",
     "Kind",
+    "LoginFailure",
     "Organisation",
+    "OrganisationRequest",
     "Outcome",
+    "RequestStatus",
     "Revision",
     "Role",
     "Sector",
     "Status",
     "Topic",
     "User",
+    "UserSession",
     "entry_channels",
     "entry_sectors",
     "entry_topics",

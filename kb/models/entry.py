@@ -6,6 +6,8 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -127,6 +129,7 @@ class Entry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     current_revision_number: Mapped[int] = mapped_column(Integer, default=0)
+    open_to_any_member: Mapped[bool] = mapped_column(Boolean, default=False)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     origin_sector: Mapped[Sector] = relationship(lazy="joined")
@@ -188,6 +191,9 @@ class Revision(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     edit_summary: Mapped[str] = mapped_column(String(300), default="")
+    # The entry's other fields as saved with this revision (see entries/fields.py), so history
+    # shows and revert restores tags, licence and dates as well as the text.
+    details: Mapped[dict | None] = mapped_column(JSON)
 
     entry: Mapped[Entry] = relationship(back_populates="revisions")
     author: Mapped[User | None] = relationship()

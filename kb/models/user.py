@@ -1,16 +1,16 @@
-"""People who sign in. Sign-in itself arrives with the accounts feature."""
+"""People who sign in, their server-side sessions, and organisation requests."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb.db import Base, UTCDateTime, utcnow
 from kb.models.org import Organisation
+from kb.models.taxonomy import Sector
 
 
 class Role(enum.StrEnum):
@@ -20,7 +20,11 @@ class Role(enum.StrEnum):
 
 
 class User(Base):
-    """A member of one organisation, an organisation editor, or a site admin."""
+    """A member of one organisation, an organisation editor, or a site admin.
+
+    A member who registered into an existing organisation has ``approved_at`` unset until an
+    editor of that organisation (or an admin) approves them; until then they can only read.
+    """
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('member', 'editor', 'admin')", name="role"),)
@@ -32,14 +36,95 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default=Role.MEMBER.value)
     password_hash: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    organisation: Mapped[Organisation | None] = relationship()
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
 
-    def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+    # Flask-Login's interface. ``session_token`` is set on the loaded user for the request, so
+    # the id Flask-Login stores in the cookie names a server-side session, not the user.
+    session_token = None
+    is_anonymous = False
 
-    def check_password(self, password: str) -> bool:
-        return self.password_hash is not None and check_password_hash(self.password_hash, password)
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return True
+
+    def get_id(self) -> str | None:
+        return self.session_token
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_at is not None
+
+    @property
+    def role_label(self) -> str:
+        return {"member": "Member", "editor": "Organisation editor", "admin": "Site admin"}[
+            self.role
+        ]
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
+
+
+class UserSession(Base):
+    """One signed-in browser. Signing out deletes it, so a replayed cookie finds nothing.
+
+    Only a hash of the token is stored: a copy of the database does not let anyone sign in.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """A failed sign-in, kept for the throttling window (shared by every worker process)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class RequestStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class OrganisationRequest(Base):
+    """A new organisation asked for at registration; a site admin approves or declines it."""
+
+    __tablename__ = "organisation_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'declined')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requester_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id"))
+    website: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(20), default=RequestStatus.PENDING.value, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+
+    requester: Mapped[User] = relationship()
+    sector: Mapped[Sector] = relationship()
+    organisation: Mapped[Organisation | None] = relationship()

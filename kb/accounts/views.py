@@ -1,0 +1,200 @@
+"""Views for registering, signing in and out, and the account page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from kb import permissions
+from kb.accounts import bp, services, sessions, throttle
+from kb.accounts.forms import NEW_ORGANISATION, LoginForm, NameForm, PasswordForm, RegisterForm
+from kb.accounts.passwords import check_password, hash_password
+from kb.db import db, utcnow
+from kb.entries.queries import organisation_drafts
+from kb.models import Organisation, Sector, User
+from kb.security import safe_next
+
+
+def _limits() -> throttle.Limits:
+    config = current_app.config
+    return throttle.Limits(
+        per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
+        per_address=config["LOGIN_FAILURES_PER_ADDRESS"],
+        window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+    )
+
+
+def _sign_in(user: User, remember: bool) -> None:
+    """Start a fresh server-side session (and a fresh cookie, against session fixation)."""
+    config = current_app.config
+    lifetime = (
+        timedelta(days=config["REMEMBER_DAYS"])
+        if remember
+        else timedelta(hours=config["SIGN_IN_HOURS"])
+    )
+    session.clear()
+    sessions.start_session(db.session, user, lifetime=lifetime, now=utcnow())
+    login_user(user, remember=remember, duration=timedelta(days=config["REMEMBER_DAYS"]))
+
+
+def _status(form) -> int:
+    """400 when the submitted form has errors, so they are not mistaken for success."""
+    return 400 if any(field.errors for field in form) else 200
+
+
+def _organisation_choices(form: RegisterForm) -> None:
+    organisations = db.session.scalars(select(Organisation).order_by(Organisation.name)).all()
+    form.organisation.choices = [("", "Choose your organisation")]
+    form.organisation.choices += [(o.slug, o.name) for o in organisations]
+    form.organisation.choices.append((NEW_ORGANISATION, "My organisation is not listed"))
+    sectors = db.session.scalars(select(Sector).order_by(Sector.position)).all()
+    form.new_sector.choices = [("", "Choose a sector")] + [(s.slug, s.name) for s in sectors]
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.account"))
+    form = RegisterForm()
+    _organisation_choices(form)
+    if form.validate_on_submit():
+        if services.email_taken(db.session, form.email.data):
+            form.email.errors.append(
+                "An account with this email address already exists. Sign in instead."
+            )
+        else:
+            user = _register(form)
+            if user is not None:
+                return redirect(url_for("accounts.account"))
+    return render_template("accounts/register.html", form=form), _status(form)
+
+
+def _register(form: RegisterForm) -> User | None:
+    organisation = new_organisation = None
+    if form.organisation.data == NEW_ORGANISATION:
+        sector = db.session.scalar(select(Sector).where(Sector.slug == form.new_sector.data))
+        new_organisation = services.NewOrganisation(
+            form.new_name.data, sector, form.new_website.data or ""
+        )
+    else:
+        organisation = db.session.scalar(
+            select(Organisation).where(Organisation.slug == form.organisation.data)
+        )
+    try:
+        user = services.register(
+            db.session,
+            email=form.email.data,
+            display_name=form.display_name.data,
+            password_hash=hash_password(form.password.data),
+            organisation=organisation,
+            new_organisation=new_organisation,
+            now=utcnow(),
+        )
+    except IntegrityError:  # the same email registered a moment ago in another request
+        db.session.rollback()
+        form.email.errors.append("An account with this email address already exists.")
+        return None
+    _sign_in(user, remember=False)
+    db.session.commit()
+    flash("Your account is ready. You are signed in.", "success")
+    return user
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    target = safe_next(request.args.get("next"))
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(target or url_for("accounts.account"))
+    if not form.validate_on_submit():
+        return render_template("accounts/login.html", form=form), _status(form)
+    email, address = services.normalise_email(form.email.data), request.remote_addr or "unknown"
+    now, limits = utcnow(), _limits()
+    retry = throttle.retry_at(db.session, email, address, limits, now)
+    if retry is not None:
+        minutes = max(1, -(-int((retry - now).total_seconds()) // 60))
+        response = render_template(
+            "accounts/login.html", form=form, retry_at=retry, retry_minutes=minutes
+        )
+        return response, 429, {"Retry-After": str(int((retry - now).total_seconds()) + 1)}
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None or not check_password(user.password_hash, form.password.data):
+        throttle.record_failure(db.session, email, address, limits, now)
+        db.session.commit()
+        form.password.errors.append("The email address or password is not right.")
+        return render_template("accounts/login.html", form=form), 400
+    throttle.clear_account(db.session, email)
+    _sign_in(user, remember=form.remember.data)
+    db.session.commit()
+    flash(f"Signed in as {user.display_name}.", "success")
+    return redirect(target or url_for("accounts.account"))
+
+
+@bp.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        sessions.end_session(db.session, current_user.get_id())
+        db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "success")
+    return redirect(url_for("browse.home"))
+
+
+def _account_page(name_form=None, password_form=None, status=200):
+    user = current_user
+    drafts = []
+    if permissions.is_active_member(user):
+        drafts = organisation_drafts(db.session, user.organisation_id)
+    return (
+        render_template(
+            "accounts/account.html",
+            name_form=name_form or NameForm(display_name=user.display_name),
+            password_form=password_form or PasswordForm(user=user, formdata=None),
+            request_pending=services.pending_request(db.session, user),
+            drafts=drafts,
+        ),
+        status,
+    )
+
+
+@bp.get("/account")
+@login_required
+def account():
+    return _account_page()
+
+
+@bp.post("/account/name")
+@login_required
+def change_name():
+    form = NameForm()
+    if not form.validate_on_submit():
+        return _account_page(name_form=form, status=400)
+    current_user.display_name = form.display_name.data.strip()
+    db.session.commit()
+    flash("Your display name has been changed.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.post("/account/password")
+@login_required
+def change_password():
+    user = current_user._get_current_object()
+    form = PasswordForm(user=user)
+    valid = form.validate_on_submit()
+    if valid and not check_password(user.password_hash, form.current.data):
+        form.current.errors.append("Your current password is not right.")
+        valid = False
+    if not valid:
+        return _account_page(password_form=form, status=400)
+    user.password_hash = hash_password(form.password.data)
+    # Every other signed-in browser, and any copy of this one's cookie, stops working.
+    sessions.end_all_sessions(db.session, user)
+    _sign_in(user, remember=False)
+    db.session.commit()
+    flash("Your password has been changed. Other devices have been signed out.", "success")
+    return redirect(url_for("accounts.account"))

@@ -1,0 +1,35 @@
+"""Entry details in words, for history, diffs and conflicts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from kb.db import db
+from kb.licences import LICENCES
+from kb.models import Channel, EvidenceStage, Outcome, Sector, Topic
+
+_TERMS = {"relevant_sectors": Sector, "channels": Channel, "topics": Topic}
+
+
+def describe_detail(name: str, value) -> str:
+    """``value`` of detail ``name`` as a reader would say it ("None" when empty)."""
+    if value in (None, "", []):
+        return "None"
+    if name in _TERMS:
+        model = _TERMS[name]
+        names = dict(
+            db.session.execute(select(model.slug, model.name).where(model.slug.in_(value))).all()
+        )
+        return ", ".join(names.get(slug, slug) for slug in value)
+    if name == "licence":
+        return LICENCES[value].name if value in LICENCES else str(value)
+    if name == "evidence_stage":
+        return EvidenceStage(value).label
+    if name == "outcome":
+        return Outcome(value).label
+    if name == "review_by":
+        day = date.fromisoformat(value)
+        return f"{day.day} {day:%B %Y}"
+    return str(value)

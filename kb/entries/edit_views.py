@@ -1,0 +1,191 @@
+"""Views for writing entries: new, edit (with preview and conflicts), publish, archive, restore."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from kb import permissions
+from kb.db import db, utcnow
+from kb.entries import bp
+from kb.entries.conflicts import conflict_page
+from kb.entries.content import BODY_TEMPLATES, Content, current_content
+from kb.entries.editing import EditConflict, new_entry, save_edit, set_status
+from kb.entries.forms import EntryForm
+from kb.entries.views import load_entry
+from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
+from kb.rendering import render_markdown
+
+
+def entry_form(kind: str, organisations=(), **kwargs) -> EntryForm:
+    """The entry form with its choices filled from the taxonomy."""
+    form = EntryForm(**kwargs)
+    form.kind.data = kind
+    form.fill_choices(
+        sectors=db.session.scalars(select(Sector).order_by(Sector.position)),
+        channels=db.session.scalars(select(Channel).order_by(Channel.position)),
+        topics=db.session.scalars(select(Topic).order_by(Topic.position)),
+        organisations=organisations,
+    )
+    return form
+
+
+def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: int = 200):
+    preview = None
+    if request.form.get("action") == "preview":
+        preview = render_markdown(form.content().body)
+    return (
+        render_template(
+            "entries/edit.html",
+            form=form,
+            entry=entry,
+            organisation=organisation,
+            kind=Kind(form.kind.data),
+            preview=preview,
+            has_errors=any(field.errors for field in form),
+        ),
+        status,
+    )
+
+
+def _organisations() -> list[Organisation]:
+    if not permissions.can_choose_organisation(current_user):
+        return []
+    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    permissions.require(permissions.can_create(current_user))
+    kind = request.values.get("kind", "")
+    if kind not in {k.value for k in Kind}:
+        if request.method == "POST":
+            abort(400)
+        return render_template("entries/new_kind.html")
+    organisations = _organisations()
+    form = entry_form(kind, organisations)
+    if request.method == "GET":
+        form.fill(Content(title="", summary="", body=BODY_TEMPLATES[kind], licence="OGL-UK-3.0"))
+        if organisations:
+            form.organisation.data = (
+                current_user.organisation.slug if current_user.organisation else None
+            )
+    organisation = _owner(form, organisations)
+    if request.method == "GET" or request.form.get("action") == "preview":
+        return render_form(form, entry=None, organisation=organisation)
+    if not form.validate():
+        return render_form(form, entry=None, organisation=organisation, status=400)
+    publish = request.form.get("action") == "publish"
+    if publish and not permissions.can_publish_new(current_user, organisation):
+        abort(403)
+    entry = new_entry(
+        db.session,
+        organisation=organisation,
+        author=current_user,
+        kind=kind,
+        content=form.content(),
+        status=(Status.PUBLISHED if publish else Status.DRAFT).value,
+        open_to_any_member=form.open_to_any_member.data
+        and permissions.can_open_to_any_member(current_user, organisation),
+        edit_summary=form.edit_summary.data or "",
+        now=utcnow(),
+    )
+    db.session.commit()
+    flash(
+        "Published." if publish else "Saved as a draft. Only your organisation can see it.",
+        "success",
+    )
+    return redirect(url_for("entries.show", slug=entry.slug))
+
+
+def _owner(form: EntryForm, organisations: list[Organisation]) -> Organisation:
+    """Whose entry a new one is: the writer's organisation, or the admin's choice."""
+    if organisations:
+        chosen = next((o for o in organisations if o.slug == form.organisation.data), None)
+        if chosen is not None:
+            return chosen
+        if current_user.organisation is None:
+            return organisations[0]
+    permissions.require(current_user.organisation is not None)
+    return current_user.organisation
+
+
+@bp.route("/<slug>/edit", methods=["GET", "POST"])
+@login_required
+def edit(slug: str):
+    entry = load_entry(slug)
+    permissions.require(permissions.can_edit(current_user, entry))
+    form = entry_form(entry.kind)
+    if request.method == "GET":
+        form.fill(current_content(entry))
+        form.base_revision.data = str(entry.current_revision_number)
+        form.open_to_any_member.data = entry.open_to_any_member
+        return render_form(form, entry=entry, organisation=entry.organisation)
+    if request.form.get("action") == "preview":
+        form.validate()
+        return render_form(form, entry=entry, organisation=entry.organisation)
+    if not form.validate():
+        return render_form(form, entry=entry, organisation=entry.organisation, status=400)
+    action = request.form.get("action")
+    if action == "publish" and not permissions.can_publish(current_user, entry):
+        abort(403)
+    may_open = permissions.can_open_to_any_member(current_user, entry.organisation)
+    try:
+        result = save_edit(
+            db.session,
+            entry,
+            author=current_user,
+            content=form.content(),
+            base=form.base(),
+            edit_summary=form.edit_summary.data or "",
+            now=utcnow(),
+            status=Status.PUBLISHED.value if action == "publish" else None,
+            open_to_any_member=form.open_to_any_member.data if may_open else None,
+        )
+    except EditConflict as conflict:
+        db.session.rollback()
+        return conflict_page(conflict, form)
+    db.session.commit()
+    if not result.changed:
+        flash("Nothing was saved: the entry is the same as before.", "info")
+    elif result.revision is None:
+        flash("Published." if result.status_changed else "Settings saved.", "success")
+    else:
+        flash(f"Saved as revision {result.revision.number}.", "success")
+    return redirect(url_for("entries.show", slug=entry.slug))
+
+
+def _change_status(slug: str, allowed, status: Status, message: str):
+    entry = load_entry(slug)
+    permissions.require(allowed(current_user, entry))
+    set_status(db.session, entry, status, utcnow())
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("entries.show", slug=entry.slug))
+
+
+@bp.post("/<slug>/publish")
+@login_required
+def publish(slug: str):
+    return _change_status(slug, permissions.can_publish, Status.PUBLISHED, "Published.")
+
+
+@bp.post("/<slug>/archive")
+@login_required
+def archive(slug: str):
+    return _change_status(
+        slug,
+        permissions.can_archive,
+        Status.ARCHIVED,
+        "Archived. It stays readable, marked as no longer maintained; restore it at any time.",
+    )
+
+
+@bp.post("/<slug>/restore")
+@login_required
+def restore(slug: str):
+    return _change_status(
+        slug, permissions.can_restore, Status.PUBLISHED, "Restored and published."
+    )

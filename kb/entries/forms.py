@@ -1,0 +1,124 @@
+"""The entry form: every field of the data model, an edit summary and the base revision."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+
+from kb.entries.content import Content
+from kb.licences import LICENCES
+from kb.models import SUMMARY_MAX, EvidenceStage, Kind, Outcome
+
+BODY_MAX = 200_000
+
+
+class TermsField(SelectMultipleField):
+    """Checkboxes for sectors, channels or topics; unknown values are refused."""
+
+    def pre_validate(self, form) -> None:
+        known = {value for value, _label in self.choices or []}
+        if any(value not in known for value in self.data or []):
+            raise ValidationError(f"Choose {self.label.text.lower()} from the list")
+
+
+class EntryForm(FlaskForm):
+    kind = HiddenField()
+    base_revision = HiddenField()
+    organisation = SelectField("Organisation", validators=[Optional()])
+    title = StringField(
+        "Title",
+        validators=[DataRequired("Enter a title"), Length(max=200)],
+        description="Say what was done or what the guidance is for, e.g. 'Live-tweeting a "
+        "night shift'.",
+    )
+    summary = TextAreaField(
+        "Summary",
+        validators=[DataRequired("Enter a summary"), Length(max=SUMMARY_MAX)],
+        description=f"One or two sentences shown in lists and search results "
+        f"({SUMMARY_MAX} characters at most).",
+    )
+    body = TextAreaField(
+        "Text",
+        validators=[DataRequired("Enter the text of the entry"), Length(max=BODY_MAX)],
+        description="Written in Markdown: ## for a heading, - for a list item, "
+        "[words](https://example.org) for a link, | for table columns.",
+    )
+    relevant_sectors = TermsField("Also relevant to these sectors", validators=[Optional()])
+    channels = TermsField("Channels", validators=[InputRequired("Choose at least one channel")])
+    topics = TermsField("Topics", validators=[Optional()])
+    licence = RadioField("Licence", validators=[InputRequired("Choose a licence")])
+    evidence_stage = SelectField("Evidence", validators=[Optional()])
+    outcome = SelectField("Outcome", validators=[Optional()])
+    review_by = DateField(
+        "Review by (optional)",
+        validators=[Optional()],
+        description="When this should next be checked. Readers are told once it has passed.",
+    )
+    open_to_any_member = BooleanField(
+        "Open to any member: let members of other organisations edit this entry once published"
+    )
+    edit_summary = StringField(
+        "Edit summary (optional)",
+        validators=[Length(max=300)],
+        description="Briefly say what you changed, for the history.",
+    )
+
+    def fill_choices(self, *, sectors, channels, topics, organisations=()) -> None:
+        """Set the choices from the taxonomy (and, for admins, the organisations)."""
+        self.relevant_sectors.choices = [(s.slug, s.name) for s in sectors]
+        self.channels.choices = [(c.slug, c.name) for c in channels]
+        self.topics.choices = [(t.slug, t.name) for t in topics]
+        self.licence.choices = [(code, lic.name) for code, lic in LICENCES.items()]
+        self.evidence_stage.choices = [("", "Not stated")] + [
+            (e.value, e.label) for e in EvidenceStage
+        ]
+        self.outcome.choices = [("", "Not stated")] + [(o.value, o.label) for o in Outcome]
+        self.organisation.choices = [(o.slug, o.name) for o in organisations]
+
+    def validate_review_by(self, field) -> None:
+        if field.raw_data and field.raw_data[0] and field.data is None:
+            raise ValidationError("Enter a real date, for example 2027-03-31")
+
+    def content(self) -> Content:
+        """The submitted values as Content. Line endings become \\n; nothing else changes."""
+        case_study = self.kind.data == Kind.CASE_STUDY.value
+        return Content(
+            title=(self.title.data or "").strip(),
+            summary=(self.summary.data or "").strip().replace("\r\n", "\n"),
+            body=(self.body.data or "").replace("\r\n", "\n"),
+            relevant_sectors=tuple(self.relevant_sectors.data or ()),
+            channels=tuple(self.channels.data or ()),
+            topics=tuple(self.topics.data or ()),
+            licence=self.licence.data or "",
+            evidence_stage=(self.evidence_stage.data or None) if case_study else None,
+            outcome=(self.outcome.data or None) if case_study else None,
+            review_by=self.review_by.data,
+        )
+
+    def fill(self, content: Content) -> None:
+        """Put ``content`` into the fields (for a new edit, or a merged version)."""
+        self.title.data = content.title
+        self.summary.data = content.summary
+        self.body.data = content.body
+        self.relevant_sectors.data = list(content.relevant_sectors)
+        self.channels.data = list(content.channels)
+        self.topics.data = list(content.topics)
+        self.licence.data = content.licence
+        self.evidence_stage.data = content.evidence_stage or ""
+        self.outcome.data = content.outcome or ""
+        self.review_by.data = content.review_by
+
+    def base(self) -> int | None:
+        """The revision the edit started from, or None if missing or not a number."""
+        value = (self.base_revision.data or "").strip()
+        return int(value) if value.isdigit() and len(value) < 10 else None

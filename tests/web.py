@@ -1,0 +1,29 @@
+"""Helpers for tests that talk HTTP through Flask's test client: CSRF tokens and signing in."""
+
+from __future__ import annotations
+
+import re
+
+from tests.factories import TEST_PASSWORD
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client, url: str = "/login") -> str:
+    """A valid CSRF token for ``client``'s session, read from a page with a form."""
+    match = CSRF.search(client.get(url).get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+def sign_in(client, email: str, password: str = TEST_PASSWORD, *, remember: bool = False):
+    """Sign ``client`` in through the real login form; returns the response."""
+    data = {"csrf_token": csrf_token(client), "email": email, "password": password}
+    if remember:
+        data["remember"] = "y"
+    return client.post("/login", data=data)
+
+
+def post(client, url: str, data: dict | None = None, **kwargs):
+    """POST with a fresh CSRF token added."""
+    return client.post(url, data={"csrf_token": csrf_token(client), **(data or {})}, **kwargs)
