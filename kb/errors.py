@@ -54,7 +54,11 @@ def _page(code: int, message: str | None = None):
 def _kept_text() -> list[tuple[str, str]]:
     if request.method != "POST":
         return []
-    return [(label, request.form[name]) for name, label in TEXT_FIELDS if request.form.get(name)]
+    try:
+        form = request.form
+    except HTTPException:  # the body itself was refused (too large, say)
+        return []
+    return [(label, form[name]) for name, label in TEXT_FIELDS if form.get(name)]
 
 
 def init_app(app: Flask) -> None:

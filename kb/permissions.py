@@ -55,10 +55,6 @@ def can_create(user) -> bool:
     return is_admin(user) or is_active_member(user)
 
 
-def can_create_for(user, organisation: Organisation) -> bool:
-    return is_admin(user) or _member_of(user, organisation.id)
-
-
 def can_choose_organisation(user) -> bool:
     """Admins pick the owning organisation of a new entry; everyone else writes for their own."""
     return is_admin(user)

@@ -118,7 +118,11 @@ def client(catalogue_app):
 
 @pytest.fixture
 def session(catalogue_app):
-    """The database session of the seeded app, inside an app context."""
+    """The database session of the seeded app, inside an app context.
+
+    Test-client requests made meanwhile reuse this app context, and with it Flask-Login's
+    cached user: tests that sign in should open short ``app.app_context()`` blocks instead.
+    """
     with catalogue_app.app_context():
         yield db.session
 

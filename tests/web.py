@@ -9,9 +9,13 @@ from tests.factories import TEST_PASSWORD
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def csrf_token(client, url: str = "/login") -> str:
-    """A valid CSRF token for ``client``'s session, read from a page with a form."""
-    match = CSRF.search(client.get(url).get_data(as_text=True))
+def csrf_token(client, url: str | None = None) -> str:
+    """A valid CSRF token for ``client``'s session, read from a page with a form (the login
+    page, or the account page once signed in)."""
+    response = client.get(url or "/login")
+    if url is None and response.status_code == 302:
+        response = client.get("/account")
+    match = CSRF.search(response.get_data(as_text=True))
     assert match, f"no CSRF token on {url}"
     return match.group(1)
 

@@ -96,11 +96,22 @@ class RegisterForm(_NewPassword, FlaskForm):
         if field.data != NEW_ORGANISATION:
             return
         if not (self.new_name.data or "").strip():
-            self.new_name.errors = [*self.new_name.errors, "Enter the name of your organisation"]
             raise ValidationError("You chose a new organisation: enter its name below")
         if not self.new_sector.data:
-            self.new_sector.errors = [*self.new_sector.errors, "Choose your organisation's sector"]
             raise ValidationError("You chose a new organisation: choose its sector below")
+
+    def validate(self, extra_validators=None) -> bool:
+        # Checked after every field, because WTForms resets a field's errors when it
+        # validates that field, and the new organisation's fields are optional on their own.
+        valid = super().validate(extra_validators)
+        if self.organisation.data == NEW_ORGANISATION:
+            if not (self.new_name.data or "").strip():
+                self.new_name.errors.append("Enter the name of your organisation")
+                valid = False
+            if not self.new_sector.data:
+                self.new_sector.errors.append("Choose your organisation's sector")
+                valid = False
+        return valid
 
 
 class LoginForm(FlaskForm):

@@ -21,9 +21,10 @@ def _organisation(slug: str) -> Organisation:
     return organisation
 
 
-def _member(organisation: Organisation, user_id: int) -> User:
+def _pending(organisation: Organisation, user_id: int) -> User:
+    """Someone waiting to join ``organisation``; editors decide only these (roles are admins')."""
     user = db.session.get(User, user_id)
-    if user is None or user.organisation_id != organisation.id:
+    if user is None or user.organisation_id != organisation.id or user.is_approved:
         abort(404)
     return user
 
@@ -47,7 +48,7 @@ def members(slug: str):
 @login_required
 def approve_member(slug: str, user_id: int):
     organisation = _organisation(slug)
-    member = _member(organisation, user_id)
+    member = _pending(organisation, user_id)
     services.approve_member(db.session, member, utcnow())
     db.session.commit()
     flash(f"{member.display_name} can now write and edit {organisation.name}'s entries.", "success")
@@ -58,8 +59,7 @@ def approve_member(slug: str, user_id: int):
 @login_required
 def decline_member(slug: str, user_id: int):
     organisation = _organisation(slug)
-    member = _member(organisation, user_id)
-    permissions.require(member.id != current_user.id)
+    member = _pending(organisation, user_id)
     services.decline_member(db.session, member)
     db.session.commit()
     flash(f"{member.display_name} is no longer listed as part of {organisation.name}.", "success")

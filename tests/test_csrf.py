@@ -1,0 +1,288 @@
+"""CSRF protection on every state-changing route, and the check on ``next`` redirects.
+
+The routes come from ``app.url_map``, so a new POST (PUT, PATCH, DELETE) route is covered
+without editing this file; one whose URL has an argument this file cannot fill fails the test
+and says what to add. Requests are made signed in as the site admin, so a missing CSRF check
+cannot hide behind a refusal to authorise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+from werkzeug.routing import Map, Rule
+
+from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
+from kb.db import Base, db, utcnow
+from kb.entries.content import current_content
+from kb.entries.editing import save_edit
+from kb.licences import DEFAULT_LICENCE
+from kb.models import Entry, Organisation, OrganisationRequest, Sector, User
+from kb.security import safe_next
+from tests.factories import TEST_PASSWORD, make_entry, make_user
+from tests.web import csrf_token, sign_in
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_MESSAGE = "This form had expired"  # kb/errors.py's page for a CSRFError
+ORGANISATION = "eastmarch-police"
+NOT_SNAPSHOTTED = {"user_sessions", "login_failures"}  # signing in writes these
+
+# (blueprint, URL argument) -> key of the ``known`` fixture giving a real value for it.
+ARGUMENTS = {
+    ("entries", "slug"): "entry",
+    ("entries", "number"): "revision",
+    ("orgs", "slug"): "organisation",
+    ("orgs", "user_id"): "pending_member",
+    ("admin", "user_id"): "member",
+    ("admin", "request_id"): "request",
+}
+# The state an entry must be in for these routes to succeed (published for the others).
+ENTRY_STATUS = {"entries.publish": "draft", "entries.restore": "archived"}
+ENTRY_FORM = {
+    "title": "Changed",
+    "summary": "Changed.",
+    "body": "## Context\n\nChanged.",
+    "channels": ["x-twitter"],
+    "licence": DEFAULT_LICENCE,
+    "action": "save",
+}
+NEW_PASSWORD = "purple tractor seventeen lanterns"
+
+
+def form_data(endpoint: str, email: str, password: str) -> dict:
+    """Data that makes a request by ``email`` succeed (were its CSRF check missing)."""
+    return {
+        "accounts.login": {"email": email, "password": password},
+        "accounts.change_name": {"display_name": "Renamed admin"},
+        "accounts.change_password": {
+            "current": password,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+        "entries.new": {"kind": "guidance", **ENTRY_FORM},
+        "entries.edit": {"base_revision": "2", **ENTRY_FORM},
+        "entries.revert_to": {"base_revision": "2"},
+        "admin.set_role": {"role": "editor"},
+    }.get(endpoint, {})
+
+
+def state_changing_routes(app) -> list[tuple[Rule, str]]:
+    """(rule, method) for every rule accepting a state-changing method."""
+    found = [
+        (rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in sorted(rule.methods & STATE_CHANGING)
+    ]
+    return sorted(found, key=lambda pair: (pair[0].rule, pair[1]))
+
+
+def url_values(rule: Rule, known: dict) -> dict:
+    """Real values for the rule's URL arguments; fails on an argument it does not know."""
+    if rule.map is None:
+        Map([rule])  # binding a rule is what parses its arguments
+    blueprint = rule.endpoint.partition(".")[0]
+    values = {}
+    for name in sorted(rule.arguments):
+        key = ARGUMENTS.get((blueprint, name))
+        if key is None:
+            pytest.fail(
+                f"{rule.rule} ({rule.endpoint}) has the URL argument {name!r}, which "
+                f"tests/test_csrf.py cannot fill: add ({blueprint!r}, {name!r}) to ARGUMENTS"
+            )
+        values[name] = known[key]
+    return values
+
+
+def real_values(app, entry_status: str = "published") -> dict:
+    """A fresh, committed, real value for every kind of URL argument."""
+    with app.app_context():
+        session = db.session
+        organisation = session.scalar(select(Organisation).where(Organisation.slug == ORGANISATION))
+        entry = make_entry(session, organisation, status=entry_status)
+        content = replace(current_content(entry), title="Second title")
+        save_edit(
+            session, entry, author=None, content=content, base=1, edit_summary="", now=utcnow()
+        )
+        requester = make_user(session, None, approved=False)
+        request = OrganisationRequest(
+            requester=requester,
+            name="Requested Council",
+            sector=session.scalar(select(Sector).where(Sector.slug == "police")),
+        )
+        session.add(request)
+        member = session.scalar(select(User).where(User.email == f"member@{ORGANISATION}.example"))
+        values = {
+            "entry": entry.slug,
+            "revision": 1,
+            "organisation": ORGANISATION,
+            "pending_member": make_user(session, organisation, approved=False).id,
+            "member": member.id,
+        }
+        session.commit()
+        return values | {"request": request.id}
+
+
+@pytest.fixture
+def known(catalogue_app) -> dict:
+    return real_values(catalogue_app)
+
+
+def _snapshot(app) -> dict:
+    """Every row of every table the app writes through its forms."""
+    with app.app_context():
+        return {
+            table.name: sorted(map(tuple, db.session.execute(select(table))), key=repr)
+            for table in Base.metadata.sorted_tables
+            if table.name not in NOT_SNAPSHOTTED
+        }
+
+
+def _admin_client(app, email: str = ADMIN_EMAIL, password: str = DEMO_PASSWORD):
+    client = app.test_client()
+    response = sign_in(client, email, password)
+    assert response.status_code == 302 and response.headers["Location"] == "/account"
+    return client
+
+
+def _refused(response) -> bool:
+    return response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True)
+
+
+def test_state_changing_routes_are_found(catalogue_app):
+    routes = {(rule.rule, method) for rule, method in state_changing_routes(catalogue_app)}
+    for expected in ("/login", "/logout", "/entries/<slug>/edit", "/entries/<slug>/publish"):
+        assert (expected, "POST") in routes
+    assert ("/entries/<slug>", "POST") not in routes  # reading is not state-changing
+
+
+def test_unknown_url_argument_fails_with_a_clear_message(known):
+    rule = Rule("/widgets/<int:widget_id>/delete", endpoint="widgets.delete", methods=["POST"])
+    with pytest.raises(pytest.fail.Exception, match=r"'widget_id'.*add \('widgets'"):
+        url_values(rule, known)
+    rule = Rule("/things/<slug>/delete", endpoint="things.delete", methods=["POST"])
+    with pytest.raises(pytest.fail.Exception, match="'slug'"):
+        url_values(rule, known)
+
+
+def test_every_state_changing_route_refuses_a_missing_or_foreign_token(catalogue_app, known):
+    routes = state_changing_routes(catalogue_app)
+    assert len(routes) >= 10
+    foreign = csrf_token(catalogue_app.test_client(), "/login")  # valid, for another session
+    failures = []
+    for rule, method in routes:
+        url = rule.build(url_values(rule, known), append_unknown=False)[1]
+        data = form_data(rule.endpoint, ADMIN_EMAIL, DEMO_PASSWORD)
+        for label, token in (("no token", None), ("another session's token", foreign)):
+            client = _admin_client(catalogue_app)
+            sent = data if token is None else {**data, "csrf_token": token}
+            before = _snapshot(catalogue_app)
+            response = client.open(url, method=method, data=sent)
+            if not _refused(response):
+                failures.append(f"{method} {url} with {label}: {response.status_code}")
+            if _snapshot(catalogue_app) != before:
+                failures.append(f"{method} {url} with {label}: the database changed")
+            if client.get("/account").status_code != 200:
+                failures.append(f"{method} {url} with {label}: the admin was signed out")
+    assert not failures, "Accepted without a valid CSRF token:\n" + "\n".join(failures)
+
+
+def test_the_same_requests_succeed_with_a_valid_token(catalogue_app, known):
+    """The control: the refusals above are the CSRF check, not the data or the permissions."""
+    client = _admin_client(catalogue_app)
+    edit, data = f"/entries/{known['entry']}/edit", form_data("entries.edit", "", "")
+    assert _refused(client.post(edit, data=data))
+    token = csrf_token(client, "/account")
+    response = client.post(edit, data={**data, "csrf_token": token})
+    assert response.status_code == 302
+    with catalogue_app.app_context():
+        entry = db.session.scalar(select(Entry).where(Entry.slug == known["entry"]))
+        assert (entry.title, entry.current_revision_number) == ("Changed", 3)
+    assert _refused(client.post("/logout"))
+    assert client.get("/account").status_code == 200
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/account").status_code == 302  # signed out now
+
+
+def test_every_route_accepts_a_valid_token(catalogue_app):
+    """Each route, given a valid token, gets past the CSRF check and does its work. Each gets
+    fresh values and an admin of its own (a password change or signing out ends sessions)."""
+    routes = state_changing_routes(catalogue_app)
+    with catalogue_app.app_context():
+        emails = [make_user(db.session, None, role="admin").email for _ in routes]
+        db.session.commit()
+    outcomes = []
+    for (rule, method), email in zip(routes, emails, strict=True):
+        client = _admin_client(catalogue_app, email, TEST_PASSWORD)
+        known = real_values(catalogue_app, ENTRY_STATUS.get(rule.endpoint, "published"))
+        url = rule.build(url_values(rule, known), append_unknown=False)[1]
+        data = form_data(rule.endpoint, email, TEST_PASSWORD)
+        data["csrf_token"] = csrf_token(client, "/account")
+        outcomes.append((f"{method} {url}", client.open(url, method=method, data=data)))
+    rejected = [f"{name}: {r.status_code}" for name, r in outcomes if _refused(r)]
+    assert not rejected, "Refused despite a valid CSRF token:\n" + "\n".join(rejected)
+    # Given the data above, every one of them succeeds and redirects (no 400, 403 or 404).
+    failed = [f"{name}: {r.status_code}" for name, r in outcomes if r.status_code != 302]
+    assert not failed, "\n".join(failed)
+
+
+# --- next= redirects --------------------------------------------------------------------------
+
+OFF_SITE = [
+    "https://evil.example",
+    "http://evil.example/account",
+    "HTTPS://evil.example",
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil",
+    "\\/evil.example",
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "evil.example",
+    " //evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\nSet-Cookie: a=b",
+    "/\x00/evil.example",
+    "https:/evil.example",
+    "",
+]
+ON_SITE = [
+    "/",
+    "/account",
+    "/entries/some-entry/edit",
+    "/sectors/police?channel=x-twitter&page=2",
+    "/orgs/eastmarch-police/members#pending",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_safe_next_refuses_other_sites(target):
+    assert safe_next(target) is None
+
+
+@pytest.mark.parametrize("target", ON_SITE)
+def test_safe_next_keeps_paths_on_this_site(target):
+    assert safe_next(target) == target
+
+
+def test_safe_next_refuses_nothing_given():
+    assert safe_next(None) is None
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"), [(t, "/account") for t in OFF_SITE] + [(t, t) for t in ON_SITE]
+)
+def test_login_follows_only_same_site_next(catalogue_app, target, expected):
+    client = catalogue_app.test_client()
+    data = {"csrf_token": csrf_token(client), "email": ADMIN_EMAIL, "password": DEMO_PASSWORD}
+    response = client.post("/login", query_string={"next": target}, data=data)
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
+    # Already signed in, the sign-in page sends people on the same way.
+    response = client.get("/login", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == expected
