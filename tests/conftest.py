@@ -21,6 +21,8 @@ from kb.cli import upgrade_database
 from kb.config import ROOT
 from kb.db import db, utcnow
 from kb.seeding import load_catalogue, load_taxonomy
+from tests.editor_support import add_user
+from tests.factories import make_organisation
 
 SEED_DIR = ROOT / "seed_data"
 
@@ -130,3 +132,33 @@ def session(catalogue_app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+# Editor tests: a session of their own, an organisation, and a member and an editor of it.
+
+
+@pytest.fixture
+def store(catalogue_app):
+    """A database session of its own. Tests that make requests must not hold an app context
+    (the ``session`` fixture does): requests would share its ``g``, and with it a stale CSRF
+    token and the test's session."""
+    session = catalogue_app.extensions["kb.db"]()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def org(store):
+    organisation = make_organisation(store, sector="police", name="Testshire Police")
+    store.commit()
+    return organisation
+
+
+@pytest.fixture
+def member(catalogue_app, store, org):
+    return add_user(catalogue_app, store, org, role="member", display_name="Morgan Member")
+
+
+@pytest.fixture
+def editor(catalogue_app, store, org):
+    return add_user(catalogue_app, store, org, role="editor", display_name="Eddie Editor")

@@ -31,6 +31,16 @@ class TermsField(SelectMultipleField):
             raise ValidationError(f"Choose {self.label.text.lower()} from the list")
 
 
+class ReviewDateField(DateField):
+    """A date whose unreadable input gets a message people can act on."""
+
+    def process_formdata(self, valuelist) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError("Enter a real date, for example 2027-03-31") from error
+
+
 class EntryForm(FlaskForm):
     kind = HiddenField()
     base_revision = HiddenField()
@@ -56,10 +66,14 @@ class EntryForm(FlaskForm):
     relevant_sectors = TermsField("Also relevant to these sectors", validators=[Optional()])
     channels = TermsField("Channels", validators=[InputRequired("Choose at least one channel")])
     topics = TermsField("Topics", validators=[Optional()])
-    licence = RadioField("Licence", validators=[InputRequired("Choose a licence")])
+    licence = RadioField(
+        "Licence",
+        validators=[InputRequired("Choose a licence")],
+        validate_choice=False,  # checked below, with words people can act on
+    )
     evidence_stage = SelectField("Evidence", validators=[Optional()])
     outcome = SelectField("Outcome", validators=[Optional()])
-    review_by = DateField(
+    review_by = ReviewDateField(
         "Review by (optional)",
         validators=[Optional()],
         description="When this should next be checked. Readers are told once it has passed.",
@@ -85,9 +99,9 @@ class EntryForm(FlaskForm):
         self.outcome.choices = [("", "Not stated")] + [(o.value, o.label) for o in Outcome]
         self.organisation.choices = [(o.slug, o.name) for o in organisations]
 
-    def validate_review_by(self, field) -> None:
-        if field.raw_data and field.raw_data[0] and field.data is None:
-            raise ValidationError("Enter a real date, for example 2027-03-31")
+    def validate_licence(self, field) -> None:
+        if field.data not in LICENCES:
+            raise ValidationError("Choose a licence from the list")
 
     def content(self) -> Content:
         """The submitted values as Content. Line endings become \\n; nothing else changes."""
