@@ -8,8 +8,8 @@ The rules, in the users' words:
 - approved members write entries for their own organisation and edit its entries, plus any
   published entry its owners opened to any member;
 - organisation editors also publish, archive and restore their organisation's entries, open them
-  to any member, and approve people who ask to join;
-- site admins do everything, including organisation requests and roles;
+  to any member, keep its profile up to date, and approve people who ask to join;
+- site admins do everything, including organisation requests, roles and the taxonomy;
 - archived entries are read-only until restored; nothing is ever deleted through the UI.
 """
 
@@ -103,12 +103,17 @@ def can_open_to_any_member(user, organisation: Organisation) -> bool:
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
+def can_edit_organisation(user, organisation: Organisation) -> bool:
+    """The organisation's public profile: its editors' to keep up to date, and admins'."""
+    return is_admin(user) or _editor_of(user, organisation.id)
+
+
 def can_manage_members(user, organisation: Organisation) -> bool:
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
 def can_administer(user) -> bool:
-    """Organisation requests, roles and (later) the taxonomy."""
+    """Organisation requests, roles and the taxonomy."""
     return is_admin(user)
 
 

@@ -37,6 +37,8 @@ ARGUMENTS = {
     ("orgs", "user_id"): "pending_member",
     ("admin", "user_id"): "member",
     ("admin", "request_id"): "request",
+    ("admin", "kind"): "term_kind",
+    ("admin", "slug"): "term",
 }
 # The state an entry must be in for these routes to succeed (published for the others).
 ENTRY_STATUS = {"entries.publish": "draft", "entries.restore": "archived"}
@@ -65,6 +67,9 @@ def form_data(endpoint: str, email: str, password: str) -> dict:
         "entries.edit": {"base_revision": "2", **ENTRY_FORM},
         "entries.revert_to": {"base_revision": "2"},
         "admin.set_role": {"role": "editor"},
+        "admin.new_term": {"name": "Carrier pigeons"},
+        "admin.edit_term": {"name": "Renamed channel"},
+        "orgs.edit": {"name": "Renamed organisation"},
     }.get(endpoint, {})
 
 
@@ -119,6 +124,8 @@ def real_values(app, entry_status: str = "published") -> dict:
             "organisation": ORGANISATION,
             "pending_member": make_user(session, organisation, approved=False).id,
             "member": member.id,
+            "term_kind": "channels",
+            "term": "qr-codes",
         }
         session.commit()
         return values | {"request": request.id}

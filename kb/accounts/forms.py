@@ -6,9 +6,10 @@ import re
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
-from wtforms.validators import URL, DataRequired, EqualTo, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from kb.accounts.passwords import MAX_LENGTH, password_problems
+from kb.orgs.forms import web_address
 
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NEW_ORGANISATION = "new"
@@ -81,11 +82,7 @@ class RegisterForm(_NewPassword, FlaskForm):
     new_sector = SelectField("Sector", validators=[Optional()])
     new_website = StringField(
         "Website (optional)",
-        validators=[
-            Optional(),
-            Length(max=300),
-            URL(message="Enter a web address starting https://"),
-        ],
+        validators=[Optional(), Length(max=300), web_address],
         render_kw={"autocomplete": "url"},
     )
 

@@ -1,7 +1,7 @@
-"""Site administration: organisation requests and people's roles."""
+"""Site administration: organisation requests, roles and the taxonomy."""
 
 from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from kb.admin import views  # noqa: E402,F401 - registers the routes
+from kb.admin import taxonomy, views  # noqa: E402,F401 - registers the routes

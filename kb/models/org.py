@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, String, Text
@@ -9,6 +10,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kb.db import Base, UTCDateTime, utcnow
 from kb.models.taxonomy import Sector
+
+EMAIL = re.compile(r"^[^@\s:/]+@[^@\s/]+\.[^@\s/]+$")
+WEB_ADDRESS = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$", re.IGNORECASE)
+
+
+def is_email(value: str) -> bool:
+    return bool(EMAIL.match(value))
+
+
+def is_web_address(value: str) -> bool:
+    """An absolute http(s) address with a host: never ``javascript:`` or ``data:``."""
+    return bool(WEB_ADDRESS.match(value))
 
 
 class Organisation(Base):
@@ -31,11 +44,18 @@ class Organisation(Base):
 
     @property
     def contact_is_email(self) -> bool:
-        return "@" in self.contact and not self.contact.startswith(("http://", "https://"))
+        return is_email(self.contact)
 
     @property
     def contact_href(self) -> str:
-        return f"mailto:{self.contact}" if self.contact_is_email else self.contact
+        """A link for the contact, or "" when it is neither an email nor a web address."""
+        if self.contact_is_email:
+            return f"mailto:{self.contact}"
+        return self.contact if is_web_address(self.contact) else ""
+
+    @property
+    def website_href(self) -> str:
+        return self.website if is_web_address(self.website) else ""
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"

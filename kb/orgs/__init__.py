@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("orgs", __name__, url_prefix="/orgs")
 
-from kb.orgs import members, views  # noqa: E402,F401 - registers the routes
+from kb.orgs import members, profile, views  # noqa: E402,F401 - registers the routes
