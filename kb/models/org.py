@@ -11,17 +11,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from kb.db import Base, UTCDateTime, utcnow
 from kb.models.taxonomy import Sector
 
-EMAIL = re.compile(r"^[^@\s:/]+@[^@\s/]+\.[^@\s/]+$")
-WEB_ADDRESS = re.compile(r"^https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?$", re.IGNORECASE)
+EMAIL = re.compile(r"[^@\s:/]+@[^@\s/]+\.[^@\s/]+")
+WEB_ADDRESS = re.compile(r"https?://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", re.IGNORECASE)
 
 
 def is_email(value: str) -> bool:
-    return bool(EMAIL.match(value))
+    return bool(EMAIL.fullmatch(value))
 
 
 def is_web_address(value: str) -> bool:
     """An absolute http(s) address with a host: never ``javascript:`` or ``data:``."""
-    return bool(WEB_ADDRESS.match(value))
+    return bool(WEB_ADDRESS.fullmatch(value))
 
 
 class Organisation(Base):
