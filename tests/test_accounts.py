@@ -17,7 +17,7 @@ from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
 from kb.accounts.passwords import check_password
 from kb.db import db
 from kb.models import Organisation, OrganisationRequest, User
-from tests.web import csrf_token, sign_in
+from tests.web import csrf_token, sign_in, summary_links, text
 
 PASSWORD = "plum kettle saxophone"
 EMAIL = "sam.patel@eastmarch.example"
@@ -76,17 +76,6 @@ def signed_in(client) -> bool:
         return False
     assert response.status_code == 200
     return True
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def summary_links(page: str) -> dict[str, str]:
-    """The error summary's links: field id → message."""
-    box = re.search(r'<div class="error-summary".*?</div>', page, re.S)
-    assert box, "no error summary"
-    return dict(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a></li>', box.group(0)))
 
 
 def control(page: str, field_id: str) -> str:

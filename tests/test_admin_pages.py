@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
 from kb.models import Channel, Entry, Organisation, OrganisationRequest, Sector, Topic
 from tests.editor_support import fresh
-from tests.web import csrf_token, sign_in
+from tests.web import csrf_token, sign_in, summary_links, text
 
 ORG = "eastmarch-police"
 OTHER = "harrowdale-constabulary"
@@ -37,16 +37,6 @@ def client_for(app, email: str | None):
 
 def send(client, url: str, data: dict):
     return client.post(url, data={"csrf_token": csrf_token(client), **data})
-
-
-def text(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def summary_links(page: str) -> dict[str, str]:
-    box = re.search(r'<div class="error-summary".*?</div>', page, re.S)
-    assert box, "no error summary"
-    return dict(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a></li>', box.group(0)))
 
 
 def field_error(page: str, field: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from tests.factories import TEST_PASSWORD
@@ -31,3 +32,15 @@ def sign_in(client, email: str, password: str = TEST_PASSWORD, *, remember: bool
 def post(client, url: str, data: dict | None = None, **kwargs):
     """POST with a fresh CSRF token added."""
     return client.post(url, data={"csrf_token": csrf_token(client), **(data or {})}, **kwargs)
+
+
+def text(response) -> str:
+    """The response body with HTML entities decoded."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def summary_links(page: str) -> dict[str, str]:
+    """The error summary's links: field id → message."""
+    box = re.search(r'<div class="error-summary".*?</div>', page, re.S)
+    assert box, "no error summary"
+    return dict(re.findall(r'<li><a href="#([^"]+)">([^<]+)</a></li>', box.group(0)))

@@ -11,10 +11,13 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from flask import Flask
 from werkzeug.serving import make_server
 
+from kb.db import db
 from tests.conftest import make_app
 
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
@@ -51,9 +54,13 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(catalogue_db, tmp_path_factory) -> Iterator[str]:
-    """The seeded app on 127.0.0.1 and a free port, for the whole session."""
+class Live(NamedTuple):
+    url: str
+    app: Flask
+
+
+def serve(catalogue_db: Path, tmp_path_factory) -> Iterator[Live]:
+    """The seeded app on a loopback port, on its own copy of the catalogue database."""
     folder = tmp_path_factory.mktemp("live")
     database = folder / "kb.sqlite"
     shutil.copyfile(catalogue_db, database)
@@ -61,6 +68,15 @@ def live_server(catalogue_db, tmp_path_factory) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield Live(f"http://127.0.0.1:{server.server_port}", app)
     server.shutdown()
     thread.join(timeout=5)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(catalogue_db, tmp_path_factory) -> Iterator[str]:
+    """The seeded app on 127.0.0.1 and a free port, for the whole session."""
+    for live in serve(catalogue_db, tmp_path_factory):
+        yield live.url

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from kb.accounts.demo import ADMIN_EMAIL
 from kb.db import db
 from kb.models import Organisation
-from tests.browser.conftest import WIDTHS
-from tests.browser.test_editing import Live, open_page, serve, sign_in
+from tests.browser.conftest import WIDTHS, Live, serve
+from tests.browser.test_editing import open_page, sign_in
 
 AXE = Axe()
 ORG = "strathbeck-council"

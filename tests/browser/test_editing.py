@@ -8,25 +8,20 @@ never reach the other browser tests. axe-core and keyboard checks: test_editing_
 from __future__ import annotations
 
 import json
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
-from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
 from kb.db import db, utcnow
 from kb.entries.content import Content, current_content
 from kb.entries.editing import new_entry, save_edit
 from kb.models import Entry, Organisation, User
-from tests.conftest import make_app
+from tests.browser.conftest import Live, serve
 
 ORG = "strathbeck-council"
 EDITOR = f"editor@{ORG}.example"
@@ -34,27 +29,6 @@ FIRST = "The first paragraph says one thing about the pilot."
 SECOND = "The second paragraph gives the figures we collected."
 BODY = f"## Context\n\n{FIRST}\n\n## Results\n\n{SECOND}\n"
 VECTORS = json.loads((Path(__file__).parents[1] / "data/xss/h5sc_vectors.json").read_text())
-
-
-class Live(NamedTuple):
-    url: str
-    app: Flask
-
-
-def serve(catalogue_db: Path, tmp_path_factory) -> Iterator[Live]:
-    """The seeded app on a loopback port, on its own copy of the catalogue database."""
-    folder = tmp_path_factory.mktemp("editing")
-    database = folder / "kb.sqlite"
-    shutil.copyfile(catalogue_db, database)
-    app = make_app(folder, database)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Live(f"http://127.0.0.1:{server.server_port}", app)
-    server.shutdown()
-    thread.join(timeout=5)
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -16,18 +16,16 @@ from kb.accounts.demo import ADMIN_EMAIL
 from kb.accounts.passwords import hash_password
 from kb.db import db, utcnow
 from kb.models import Organisation, Sector
-from tests.browser.conftest import WIDTHS
+from tests.browser.conftest import WIDTHS, Live, serve
 from tests.browser.test_editing import (
     EDITOR,
     FIRST,
     ORG,
     SECOND,
-    Live,
     add_entry,
     edit_directly,
     open_page,
     reach_conflict,
-    serve,
     sign_in,
     stored,
 )
