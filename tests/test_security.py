@@ -1,0 +1,88 @@
+"""Security by default beyond CSRF, permissions and headers: caching, proxies, size limits,
+and forms that cannot be accepted giving back what was typed."""
+
+from __future__ import annotations
+
+import html
+import shutil
+
+from sqlalchemy import delete
+
+from kb.accounts.demo import DEMO_PASSWORD
+from kb.db import db
+from kb.models import UserSession
+from tests.conftest import make_app
+from tests.web import csrf_token, sign_in
+
+EDITOR = "editor@eastmarch-police.example"
+ENTRY = "/entries/officers-and-staff-posting-openly-on-duty"
+
+
+def _signed_in(app):
+    client = app.test_client()
+    assert sign_in(client, EDITOR, DEMO_PASSWORD).status_code == 302
+    return client
+
+
+def test_pages_for_a_signed_in_person_are_never_cached(catalogue_app):
+    anonymous = catalogue_app.test_client().get("/")
+    assert "no-store" not in anonymous.headers.get("Cache-Control", "")
+    assert _signed_in(catalogue_app).get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_an_oversized_request_gets_the_too_large_page(client):
+    response = client.post("/login", data={"body": "x" * (3 * 1024 * 1024)})
+    assert response.status_code == 413 and "Too large" in response.text
+
+
+def _fail_sign_in(client, address: str, email: str):
+    token = csrf_token(client)
+    return client.post(
+        "/login",
+        data={"csrf_token": token, "email": email, "password": "wrong password here"},
+        headers={"X-Forwarded-For": address},
+    )
+
+
+def test_behind_a_trusted_proxy_throttling_sees_the_forwarded_address(catalogue_db, tmp_path):
+    database = tmp_path / "kb.sqlite"
+    shutil.copyfile(catalogue_db, database)
+    app = make_app(tmp_path, database, TRUSTED_PROXIES=1, LOGIN_FAILURES_PER_ADDRESS=3)
+    client = app.test_client()
+    for number in range(3):
+        assert _fail_sign_in(client, "203.0.113.7", f"n{number}@x.example").status_code == 400
+    assert _fail_sign_in(client, "203.0.113.7", "fresh@x.example").status_code == 429
+    assert _fail_sign_in(client, "198.51.100.9", "fresh@x.example").status_code == 400
+
+
+def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(catalogue_app):
+    catalogue_app.config["LOGIN_FAILURES_PER_ADDRESS"] = 3
+    client = catalogue_app.test_client()
+    for number in range(3):
+        # Each claims another address, but they all come from the test client's own.
+        assert (
+            _fail_sign_in(client, f"203.0.113.{number}", f"n{number}@x.example").status_code == 400
+        )
+    assert _fail_sign_in(client, "198.51.100.9", "fresh@x.example").status_code == 429
+
+
+def test_a_person_signed_out_mid_edit_gets_their_text_back(catalogue_app):
+    client = _signed_in(catalogue_app)
+    token = csrf_token(client)
+    with catalogue_app.app_context():  # signed out elsewhere: every session of theirs ends
+        db.session.execute(delete(UserSession))
+        db.session.commit()
+    typed = "My careful <paragraph> & notes\nsecond line"
+    response = client.post(
+        f"{ENTRY}/edit", data={"csrf_token": token, "title": "T", "body": typed, "action": "save"}
+    )
+    assert response.status_code == 401
+    assert typed in html.unescape(response.text)
+
+
+def test_an_expired_form_gives_back_what_was_typed(catalogue_app):
+    client = _signed_in(catalogue_app)
+    typed = "Text written over a long afternoon"
+    response = client.post(f"{ENTRY}/edit", data={"body": typed, "action": "save"})
+    assert response.status_code == 400
+    assert "This form had expired" in response.text and typed in html.unescape(response.text)
