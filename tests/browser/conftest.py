@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -80,3 +81,61 @@ def live_server(catalogue_db, tmp_path_factory) -> Iterator[str]:
     """The seeded app on 127.0.0.1 and a free port, for the whole session."""
     for live in serve(catalogue_db, tmp_path_factory):
         yield live.url
+
+
+AXE = Axe()
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's violations on the page, each described with rule, impact and targets."""
+    found = []
+    for violation in AXE.run(page).response["violations"]:
+        nodes = [f"{' '.join(n['target'])} {n['html'][:90]}" for n in violation["nodes"][:4]]
+        found.append(f"{violation['id']} ({violation['impact']}): {violation['help']} -> {nodes}")
+    return found
+
+
+FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex='-1'])"
+# Everything Tab should reach: one tab stop per radio group (arrow keys move within it, as the
+# platform defines), nothing hidden or without a box.
+LABEL_FOCUSABLES = f"""() => {{
+  const tabStop = el => {{
+    if (el.type !== 'radio') return true;
+    const group = [...el.form.elements].filter(r => r.type === 'radio' && r.name === el.name);
+    return el === (group.find(r => r.checked) || group[0]);
+  }};
+  const items = [...document.querySelectorAll("{FOCUSABLE}")].filter(el => {{
+    const style = getComputedStyle(el);
+    return !el.disabled && style.visibility !== 'hidden' && style.display !== 'none'
+      && el.getClientRects().length > 0 && tabStop(el);
+  }});
+  items.forEach((el, i) => el.dataset.kbFocus = String(i));
+  return items.length;
+}}"""
+FOCUS_STATE = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
+  const ring = style.boxShadow && style.boxShadow !== 'none';
+  return {id: el.dataset.kbFocus ?? null, visible: outline || ring, tag: el.tagName,
+          name: el.id || el.name || (el.innerText || '').slice(0, 40)};
+}"""
+
+
+def tab_through(page) -> tuple[int, set, list]:
+    """Press Tab through the page: (focusable count, ids reached, states without visible focus)."""
+    total = page.evaluate(LABEL_FOCUSABLES)
+    reached, invisible, previous = set(), [], None
+    for _ in range(total + 20):
+        page.keyboard.press("Tab")
+        state = page.evaluate(FOCUS_STATE)
+        if state is not None and state["id"] == previous:
+            continue  # Tab moves between the day, month and year of a date input
+        if state is None or state["id"] in reached:
+            break
+        reached.add(state["id"])
+        previous = state["id"]
+        if not state["visible"] or state["id"] is None:
+            invisible.append(state)
+    return total, reached, invisible

@@ -6,17 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from kb.accounts.demo import ADMIN_EMAIL
 from kb.db import db
 from kb.models import Organisation
-from tests.browser.conftest import WIDTHS, Live, serve
+from tests.browser.conftest import WIDTHS, Live, axe_violations, serve
 from tests.browser.test_editing import open_page, sign_in
 
-AXE = Axe()
 ORG = "strathbeck-council"
 EDITOR = f"editor@{ORG}.example"
 KEYBOARD_ORG = "millbridge-borough-council"  # edited by the keyboard test, checked by nobody else
@@ -77,11 +75,6 @@ STATES: dict[str, Callable] = {
 }
 
 
-def _describe(violation: dict) -> str:
-    nodes = [f"{' '.join(n['target'])} {n['html'][:90]}" for n in violation["nodes"][:4]]
-    return f"{violation['id']} ({violation['impact']}): {violation['help']} -> {nodes}"
-
-
 @pytest.mark.parametrize("state", STATES)
 def test_axe_reports_no_violations(browser, live, state):
     context, page = open_page(browser, WIDTHS["desktop"])
@@ -90,7 +83,7 @@ def test_axe_reports_no_violations(browser, live, state):
     for width in WIDTHS.values():
         page.set_viewport_size({"width": width, "height": 900})
         assert page.evaluate("innerWidth") == width
-        found += [f"{width}px {_describe(v)}" for v in AXE.run(page).response["violations"]]
+        found += [f"{width}px {v}" for v in axe_violations(page)]
     context.close()
     assert found == [], f"{state}:\n" + "\n".join(found)
 

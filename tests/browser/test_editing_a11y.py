@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -16,7 +15,14 @@ from kb.accounts.demo import ADMIN_EMAIL
 from kb.accounts.passwords import hash_password
 from kb.db import db, utcnow
 from kb.models import Organisation, Sector
-from tests.browser.conftest import WIDTHS, Live, serve
+from tests.browser.conftest import (
+    FOCUS_STATE,
+    WIDTHS,
+    Live,
+    axe_violations,
+    serve,
+    tab_through,
+)
 from tests.browser.test_editing import (
     EDITOR,
     FIRST,
@@ -30,7 +36,6 @@ from tests.browser.test_editing import (
     stored,
 )
 
-AXE = Axe()
 PENDING_MEMBER = "Pat Pending"
 REQUESTED_ORG = "Riverside Food Bank"
 OUTSIDER = "member@eastmarch-police.example"  # approved, but in another organisation
@@ -165,11 +170,6 @@ STATES: dict[str, Callable] = {
 }
 
 
-def _describe(violation: dict) -> str:
-    nodes = [f"{' '.join(n['target'])} {n['html'][:90]}" for n in violation["nodes"][:4]]
-    return f"{violation['id']} ({violation['impact']}): {violation['help']} -> {nodes}"
-
-
 @pytest.mark.parametrize("state", STATES)
 def test_axe_reports_no_violations(browser, site, state):
     """Each state is reached once, then checked at each width (the layout reflows in place)."""
@@ -179,7 +179,7 @@ def test_axe_reports_no_violations(browser, site, state):
     for width in WIDTHS.values():
         page.set_viewport_size({"width": width, "height": 900})
         assert page.evaluate("innerWidth") == width
-        found += [f"{width}px {_describe(v)}" for v in AXE.run(page).response["violations"]]
+        found += [f"{width}px {v}" for v in axe_violations(page)]
     context.close()
     assert found == [], f"{state}:\n" + "\n".join(found)
 
@@ -227,34 +227,6 @@ def test_edit_form_can_be_completed_and_submitted_by_keyboard(browser, live):
     context.close()
 
 
-FOCUSABLE = "a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex='-1'])"
-# As in test_pages.py, plus <summary>, and only one tab stop per radio group (arrow keys move
-# within it, as the platform defines).
-LABEL_FOCUSABLES = f"""() => {{
-  const tabStop = el => {{
-    if (el.type !== 'radio') return true;
-    const group = [...el.form.elements].filter(r => r.type === 'radio' && r.name === el.name);
-    return el === (group.find(r => r.checked) || group[0]);
-  }};
-  const items = [...document.querySelectorAll("{FOCUSABLE}")].filter(el => {{
-    const style = getComputedStyle(el);
-    return !el.disabled && style.visibility !== 'hidden' && style.display !== 'none'
-      && el.getClientRects().length > 0 && tabStop(el);
-  }});
-  items.forEach((el, i) => el.dataset.kbFocus = String(i));
-  return items.length;
-}}"""
-FOCUS_STATE = """() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return null;
-  const style = getComputedStyle(el);
-  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
-  const ring = style.boxShadow && style.boxShadow !== 'none';
-  return {id: el.dataset.kbFocus ?? null, visible: outline || ring, tag: el.tagName,
-          name: el.id || el.name || (el.innerText || '').slice(0, 40)};
-}"""
-
-
 @pytest.mark.parametrize("where", ["edit form", "conflict page"])
 def test_every_control_shows_visible_focus(browser, live, where):
     slug = add_entry(live, f"Focus on the {where}")
@@ -264,19 +236,7 @@ def test_every_control_shows_visible_focus(browser, live, where):
         page.goto(f"{live.url}/entries/{slug}/edit")
     else:
         reach_conflict(page, live, slug)
-    total = page.evaluate(LABEL_FOCUSABLES)
-    reached, invisible, previous = set(), [], None
-    for _ in range(total + 20):
-        page.keyboard.press("Tab")
-        state = page.evaluate(FOCUS_STATE)
-        if state is not None and state["id"] == previous:
-            continue  # Tab moves between the day, month and year of a date input
-        if state is None or state["id"] in reached:
-            break
-        reached.add(state["id"])
-        previous = state["id"]
-        if not state["visible"] or state["id"] is None:
-            invisible.append(state)
+    total, reached, invisible = tab_through(page)
     context.close()
     assert total > 40 and len(reached) == total, f"reached {len(reached)} of {total} controls"
     assert invisible == [], invisible

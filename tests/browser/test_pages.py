@@ -4,9 +4,8 @@ and every link and control reachable by keyboard with a visible focus indicator.
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
-from tests.browser.conftest import WIDTHS
+from tests.browser.conftest import WIDTHS, axe_violations, tab_through
 
 # One URL per page type.
 PAGE_TYPES = {
@@ -24,7 +23,6 @@ PAGE_TYPES = {
     "about": "/about",
     "not found": "/entries/no-such-entry",
 }
-AXE = Axe()
 
 
 def _open(browser, width: int):
@@ -68,50 +66,16 @@ def test_grid_cell_leads_to_that_filtered_list(browser, live_server):
 def test_axe_reports_no_violations(browser, live_server, name, width):
     context, page = _open(browser, width)
     page.goto(live_server + PAGE_TYPES[name])
-    results = AXE.run(page)
-    violations = results.response["violations"]
+    violations = axe_violations(page)
     context.close()
-    details = [
-        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
-        for v in violations
-    ]
-    assert violations == [], "\n".join(details)
-
-
-FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]:not([tabindex='-1'])"
-LABEL_FOCUSABLES = f"""() => {{
-  const items = [...document.querySelectorAll("{FOCUSABLE}")].filter(el => {{
-    const style = getComputedStyle(el);
-    return !el.disabled && style.visibility !== 'hidden' && style.display !== 'none';
-  }});
-  items.forEach((el, i) => el.dataset.kbFocus = String(i));
-  return items.length;
-}}"""
-FOCUS_STATE = """() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return null;
-  const style = getComputedStyle(el);
-  const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2;
-  const ring = style.boxShadow && style.boxShadow !== 'none';
-  return {id: el.dataset.kbFocus ?? null, visible: outline || ring,
-          tag: el.tagName, text: (el.innerText || el.value || '').slice(0, 40)};
-}"""
+    assert violations == [], "\n".join(violations)
 
 
 @pytest.mark.parametrize("name", ["home", "filtered listing", "entry", "organisation", "about"])
 def test_keyboard_reaches_every_control_with_visible_focus(browser, live_server, name):
     context, page = _open(browser, 1280)
     page.goto(live_server + PAGE_TYPES[name])
-    total = page.evaluate(LABEL_FOCUSABLES)
-    reached, invisible = set(), []
-    for _ in range(total + 5):
-        page.keyboard.press("Tab")
-        state = page.evaluate(FOCUS_STATE)
-        if state is None or state["id"] in reached:
-            break
-        reached.add(state["id"])
-        if not state["visible"]:
-            invisible.append(state)
+    total, reached, invisible = tab_through(page)
     context.close()
     assert len(reached) == total, f"reached {len(reached)} of {total} focusable elements"
     assert invisible == [], invisible
