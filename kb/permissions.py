@@ -112,6 +112,22 @@ def can_manage_members(user, organisation: Organisation) -> bool:
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
+def can_decide_membership(user, person) -> bool:
+    """Approving or declining someone is for people still waiting to join; once approved, only
+    an admin changes what they may do (so an editor cannot demote a fellow editor)."""
+    organisation = person.organisation
+    return (
+        organisation is not None
+        and not person.is_approved
+        and can_manage_members(user, organisation)
+    )
+
+
+def can_change_role(user, person, role: Role) -> bool:
+    """Admins set roles, but never take away their own admin role (so one always remains)."""
+    return is_admin(user) and not (person.id == user.id and role != Role.ADMIN)
+
+
 def can_administer(user) -> bool:
     """Organisation requests, roles and the taxonomy."""
     return is_admin(user)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
-from kb.models import Channel, Entry, Organisation, OrganisationRequest, Sector, Topic
+from kb.models import Channel, Entry, Organisation, OrganisationRequest, Sector, Topic, User
 from tests.editor_support import fresh
 from tests.web import csrf_token, sign_in, summary_links, text
 
@@ -286,3 +286,23 @@ def test_registering_a_new_organisation_refuses_a_javascript_website(catalogue_a
     assert response.status_code == 302
     fresh(store)
     assert store.scalar(select(OrganisationRequest.website)) == "https://northfell.example.org"
+
+
+def test_an_admin_cannot_remove_their_own_admin_role(catalogue_app, store):
+    client = client_for(catalogue_app, ADMIN_EMAIL)
+    admin = store.scalar(select(User).where(User.email == ADMIN_EMAIL))
+    member = store.scalar(select(User).where(User.email == "member@strathbeck-council.example"))
+    url = f"/admin/users/{admin.id}/role"
+    response = client.post(url, data={"csrf_token": csrf_token(client), "role": "member"})
+    assert response.status_code == 302
+    assert "cannot remove your own admin role" in client.get("/admin").text
+    store.expire_all()
+    assert store.get(User, admin.id).role == "admin"
+    # The same admin does change someone else's role.
+    url = f"/admin/users/{member.id}/role"
+    assert (
+        client.post(url, data={"csrf_token": csrf_token(client), "role": "editor"}).status_code
+        == 302
+    )
+    store.expire_all()
+    assert store.get(User, member.id).role == "editor"

@@ -63,7 +63,7 @@ def set_role(user_id: int):
         role = Role(request.form.get("role", ""))
     except ValueError:
         abort(400)
-    if user.id == current_user.id and role != Role.ADMIN:
+    if not permissions.can_change_role(current_user, user, role):
         flash("You cannot remove your own admin role; ask another admin.", "error")
         return redirect(url_for("admin.index"))
     try:

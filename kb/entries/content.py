@@ -7,7 +7,7 @@ over the other would change nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from kb.models import Entry, Kind, Revision
@@ -114,9 +114,6 @@ class Content:
             outcome=details.get("outcome"),
             review_by=date.fromisoformat(review_by) if review_by else None,
         )
-
-
-CONTENT_FIELDS = tuple(f.name for f in fields(Content))
 
 
 def entry_details(entry: Entry) -> dict:

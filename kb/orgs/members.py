@@ -22,10 +22,11 @@ def _organisation(slug: str) -> Organisation:
 
 
 def _pending(organisation: Organisation, user_id: int) -> User:
-    """Someone waiting to join ``organisation``; editors decide only these (roles are admins')."""
+    """Someone waiting to join ``organisation`` whom the current user may approve or decline."""
     user = db.session.get(User, user_id)
-    if user is None or user.organisation_id != organisation.id or user.is_approved:
+    if user is None or user.organisation_id != organisation.id:
         abort(404)
+    permissions.require_visible(permissions.can_decide_membership(current_user, user))
     return user
 
 
