@@ -20,11 +20,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(kb_config.load(instance, test_config))
     kb_config.finalise(app)
 
-    from kb import errors, security, templating
+    from kb import errors, search, security, templating
     from kb.accounts import sessions
     from kb.db import db
 
     db.init_app(app)
+    search.init_app(app)
     sessions.init_app(app)
     security.init_app(app)
     templating.init_app(app)
@@ -35,8 +36,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from kb.browse import bp as browse_bp
     from kb.entries import bp as entries_bp
     from kb.orgs import bp as orgs_bp
+    from kb.search import bp as search_bp
 
-    for blueprint in (browse_bp, entries_bp, orgs_bp, accounts_bp, admin_bp):
+    for blueprint in (browse_bp, search_bp, entries_bp, orgs_bp, accounts_bp, admin_bp):
         app.register_blueprint(blueprint)
 
     from kb import cli

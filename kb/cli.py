@@ -1,7 +1,9 @@
 """The ``kb`` command: a FlaskGroup of thin wrappers over services.
 
-``kb run`` is Flask's own; ``kb init`` migrates and loads the sample catalogue and its demo
-accounts into an empty database; ``kb db upgrade`` / ``kb db revision`` wrap Alembic.
+``kb run`` is Flask's own; ``kb init`` migrates, loads the sample catalogue and its demo
+accounts into an empty database and brings the search index up to date; ``kb reindex``,
+``kb index-check`` and ``kb optimize`` look after the index; ``kb db upgrade`` / ``kb db
+revision`` wrap Alembic.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts, demo_accounts
 from kb.accounts.passwords import hash_password, password_problems
 from kb.db import db, utcnow
 from kb.models import Entry, Organisation, Role, User
+from kb.search import get_index
+from kb.search.index import check as check_index
 from kb.seeding import SeedError, SeedReport, load_catalogue, load_taxonomy
 
 
@@ -96,6 +100,57 @@ def init_command(no_sample: bool, no_demo: bool) -> None:
         if not no_demo:
             _add_demo_accounts()
     _print_demo_accounts()
+    _bring_index_up_to_date()
+
+
+def _bring_index_up_to_date() -> None:
+    index = get_index()
+    if index.exists():
+        applied = index.catch_up(timeout=10)
+        click.echo(f"Search index is up to date ({applied or 0} entries re-read).")
+    else:
+        report = index.rebuild()
+        click.echo(f"Search index built: {report.documents} entries in {report.seconds:.1f} s.")
+
+
+@click.command("reindex")
+@with_appcontext
+@click.option("--procs", default=1, show_default=True, help="Worker processes for the build.")
+def reindex_command(procs: int) -> None:
+    """Rebuild the search index from the database in a new folder and swap it in atomically;
+    searches keep being answered meanwhile."""
+    index = get_index()
+    report = index.rebuild(procs=procs)
+    index.catch_up(timeout=10)
+    click.echo(f"Search index rebuilt: {report.documents} entries in {report.seconds:.1f} s.")
+
+
+@click.command("index-check")
+@with_appcontext
+def index_check_command() -> None:
+    """Compare the search index with the database; exit 1 if they differ."""
+    drift = check_index(get_index())
+    if drift.clean:
+        click.echo("Search index matches the database.")
+        return
+    for label, ids in (("missing", drift.missing), ("phantom", drift.phantoms),
+                       ("stale", drift.stale)):  # fmt: skip
+        if ids:
+            shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
+            click.echo(f"  {len(ids)} {label} (entry ids {shown})", err=True)
+    if drift.pending:
+        click.echo(f"  {drift.pending} changes not yet applied", err=True)
+    click.echo("Search index differs from the database. It catches up on the next search or "
+               "save; 'kb reindex' rebuilds it.", err=True)  # fmt: skip
+    raise click.exceptions.Exit(1)
+
+
+@click.command("optimize")
+@with_appcontext
+def optimize_command() -> None:
+    """Merge the search index into one segment and prune old change-log rows."""
+    pruned = get_index().optimize()
+    click.echo(f"Search index optimised; {pruned} applied change-log rows pruned.")
 
 
 @click.command("seed")
@@ -168,7 +223,9 @@ def db_revision_command(message: str, autogenerate: bool) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_command, seed_command, create_user_command, db_group):
+    commands = (init_command, seed_command, create_user_command, reindex_command,
+                index_check_command, optimize_command, db_group)  # fmt: skip
+    for command in commands:
         app.cli.add_command(command)
 
 

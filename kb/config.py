@@ -18,7 +18,7 @@ class UnsafeConfigError(RuntimeError):
 
 
 def instance_path() -> Path:
-    """The folder for the database, secret key and (later) search index."""
+    """The folder for the database, secret key and search index."""
     return Path(os.environ.get("KB_INSTANCE_PATH", ROOT / "instance")).resolve()
 
 
@@ -45,6 +45,12 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "LOGIN_FAILURES_PER_ADDRESS": 20,
         "LOGIN_WINDOW_MINUTES": 15,
         "TRUSTED_PROXIES": 0,
+        "SEARCH_INDEX_DIR": str(instance / "search"),
+        "SYNONYMS_FILE": str(ROOT / "seed_data" / "synonyms.yaml"),
+        # How long a save waits for the index's writer lock before leaving its change to
+        # whoever holds it (the change is in the database either way).
+        "SEARCH_WRITER_TIMEOUT": 0.5,
+        "SEARCH_RESULTS_PER_PAGE": 20,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():
@@ -53,6 +59,7 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "KB_SECRET_KEY": "SECRET_KEY",
         "KB_DATABASE_URL": "DATABASE_URL",
         "KB_SEED_DIR": "SEED_DIR",
+        "KB_SEARCH_INDEX_DIR": "SEARCH_INDEX_DIR",
     }
     for var, key in env.items():
         if os.environ.get(var):

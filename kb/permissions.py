@@ -50,6 +50,12 @@ def can_view(user, entry: Entry) -> bool:
     return is_admin(user) or _member_of(user, entry.organisation_id)
 
 
+def drafts_in_search(user) -> Organisation | None:
+    """Whose drafts ``user``'s search results may include: their own organisation's, if they
+    are an approved member of one. (Admins find other organisations' drafts by browsing.)"""
+    return user.organisation if is_active_member(user) else None
+
+
 def can_create(user) -> bool:
     """Whether ``user`` may start a new entry (for some organisation)."""
     return is_admin(user) or is_active_member(user)

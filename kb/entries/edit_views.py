@@ -16,6 +16,8 @@ from kb.entries.forms import EntryForm
 from kb.entries.views import load_entry
 from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
 from kb.rendering import render_markdown
+from kb.search import get_index
+from kb.search.similar import similar_to_text
 
 
 def entry_form(kind: str, organisations=(), **kwargs) -> EntryForm:
@@ -31,10 +33,13 @@ def entry_form(kind: str, organisations=(), **kwargs) -> EntryForm:
     return form
 
 
-def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: int = 200):
+def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: int = 200, **extra):
     preview = None
     if request.form.get("action") == "preview":
         preview = render_markdown(form.content().body)
+    similar = None
+    if entry is None and request.form.get("action") == "similar":
+        similar = _similar(form)
     return (
         render_template(
             "entries/edit.html",
@@ -43,9 +48,17 @@ def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: i
             organisation=organisation,
             kind=Kind(form.kind.data),
             preview=preview,
+            similar=similar,
             has_errors=any(field.errors for field in form),
+            **extra,
         ),
         status,
+    )
+
+
+def _similar(form: EntryForm):
+    return similar_to_text(
+        get_index(), db.session, title=form.title.data or "", summary=form.summary.data or ""
     )
 
 
@@ -73,13 +86,21 @@ def new():
                 current_user.organisation.slug if current_user.organisation else None
             )
     organisation = _owner(form, organisations)
-    if request.method == "GET" or request.form.get("action") == "preview":
+    if request.method == "GET" or request.form.get("action") in {"preview", "similar"}:
         return render_form(form, entry=None, organisation=organisation)
     if not form.validate():
         return render_form(form, entry=None, organisation=organisation, status=400)
     publish = request.form.get("action") == "publish"
     if publish and not permissions.can_publish_new(current_user, organisation):
         abort(403)
+    if not request.form.get("similar_dismissed"):
+        very_similar = [item for item in _similar(form) if item.very_similar]
+        if very_similar:
+            # Nothing is saved yet; the author reads these, then saves anyway or stops.
+            return render_form(
+                form, entry=None, organisation=organisation, similar_warning=very_similar,
+                similar_action="publish" if publish else "draft",
+            )  # fmt: skip
     entry = new_entry(
         db.session,
         organisation=organisation,

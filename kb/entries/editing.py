@@ -18,6 +18,7 @@ from kb.entries.content import Content, current_content, entry_details, revision
 from kb.entries.services import create_entry
 from kb.models import Channel, Entry, Organisation, Revision, Sector, Status, Topic, User
 from kb.rendering import render_markdown
+from kb.search.changes import record_entry_change
 from kb.slugs import unique_slug
 
 
@@ -134,6 +135,7 @@ def save_edit(
     ).rowcount
     if won != 1:
         raise EditConflict(entry, base)
+    record_entry_change(session, entry.id)  # the UPDATE above bypassed the ORM's bookkeeping
     session.expire(entry)
     if not text_changed:
         return SaveResult(None, status_changed=bool(status))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, url_for
+from flask import abort, current_app, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -11,7 +11,19 @@ from kb import permissions
 from kb.db import db
 from kb.entries import bp
 from kb.licences import LICENCES, attribution
-from kb.models import Entry
+from kb.models import Entry, Status
+from kb.search import get_index
+from kb.search.similar import related_across_sectors
+
+
+def _related(entry: Entry) -> list[Entry]:
+    if entry.status != Status.PUBLISHED.value:
+        return []
+    try:
+        return related_across_sectors(get_index(), db.session, entry)
+    except Exception:  # the entry matters more than its suggestions
+        current_app.logger.exception("Related entries failed for %s", entry.slug)
+        return []
 
 
 def load_entry(slug: str) -> Entry:
@@ -39,6 +51,7 @@ def show(slug: str):
     return render_template(
         "entries/show.html",
         entry=entry,
+        related=_related(entry),
         revision=entry.current_revision,
         licence=LICENCES[entry.licence],
         attribution=attribution(

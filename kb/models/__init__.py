@@ -15,6 +15,7 @@ from kb.models.entry import (
     entry_topics,
 )
 from kb.models.org import Organisation
+from kb.models.search import SearchChange
 from kb.models.taxonomy import Channel, Sector, Topic
 from kb.models.user import (
     LoginFailure,
@@ -40,6 +41,7 @@ __all__ = [
     "RequestStatus",
     "Revision",
     "Role",
+    "SearchChange",
     "Sector",
     "Status",
     "Topic",

@@ -1,0 +1,69 @@
+"""Search: the only code that touches Whoosh.
+
+The database is the truth and the index a projection of it. Writes record which entries
+changed in ``search_changes`` in their own transaction (``changes.py``); after a request that
+wrote, and before every search, the index applies what it has not seen (``index.py``). If the
+writer lock is busy the save does not wait long: whoever holds the lock applies everything
+pending, and any search catches up what is left.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, g
+
+from kb.search import changes  # noqa: F401 - registers the change-recording listeners
+from kb.search.index import SearchIndex
+from kb.search.query import Synonyms
+
+bp = Blueprint("search", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Attach this app's index (opened lazily) and catch up after every request that wrote."""
+    app.extensions["kb.search"] = _LazyIndex(app)
+    app.extensions["kb.search.synonyms"] = Synonyms.load(Path(app.config["SYNONYMS_FILE"]))
+
+    @app.after_request
+    def _catch_up(response: Response) -> Response:
+        session = g.get("kb_session")
+        if session is not None and session.info.pop("search_changed", False):
+            try:
+                get_index().catch_up()
+            except Exception:  # the save is committed; search catches up later
+                app.logger.exception("Search index catch-up failed; it will be retried")
+        return response
+
+
+class _LazyIndex:
+    """The index is opened (or built) on first use, not when the app is created, so that
+    commands like ``kb db upgrade`` run before any index exists."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.index: SearchIndex | None = None
+
+    def get(self) -> SearchIndex:
+        if self.index is None:
+            from kb.db import db
+
+            with self.app.app_context():
+                engine = db.engine
+            self.index = SearchIndex(
+                Path(self.app.config["SEARCH_INDEX_DIR"]),
+                engine,
+                writer_timeout=self.app.config["SEARCH_WRITER_TIMEOUT"],
+            )
+        return self.index
+
+
+def get_index() -> SearchIndex:
+    return current_app.extensions["kb.search"].get()
+
+
+def get_synonyms() -> Synonyms:
+    return current_app.extensions["kb.search.synonyms"]
+
+
+from kb.search import views  # noqa: E402,F401 - registers the routes

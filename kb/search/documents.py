@@ -1,0 +1,129 @@
+"""From database rows to index documents, in bulk: a handful of queries per batch of entries,
+whether the batch is one saved entry or a thousand during a rebuild."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, and_, select
+
+from kb.models import (
+    Channel,
+    Entry,
+    Kind,
+    Organisation,
+    Revision,
+    Sector,
+    Topic,
+    entry_channels,
+    entry_sectors,
+    entry_topics,
+)
+from kb.rendering import text_of_html
+
+BATCH = 500
+
+
+def _tags(connection: Connection, link, model, column: str, ids: Sequence[int]) -> dict:
+    rows = connection.execute(
+        select(link.c.entry_id, model.slug, model.name)
+        .join(model, model.id == link.c[column])
+        .where(link.c.entry_id.in_(ids))
+        .order_by(model.position)
+    )
+    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for entry_id, slug, name in rows:
+        found[entry_id].append((slug, name))
+    return found
+
+
+def fingerprint(document: dict) -> str:
+    """A digest of everything indexed about an entry except its body, which the revision
+    number stands for. ``kb index-check`` compares these with the database."""
+    parts = {k: v for k, v in document.items() if k not in {"body", "spelling", "fingerprint"}}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, dict]:
+    """Index documents for those of ``ids`` that exist, keyed by entry id."""
+    if not ids:
+        return {}
+    rows = connection.execute(
+        select(
+            Entry.id,
+            Entry.kind,
+            Entry.title,
+            Entry.summary,
+            Entry.status,
+            Entry.licence,
+            Entry.evidence_stage,
+            Entry.outcome,
+            Entry.created_at,
+            Entry.updated_at,
+            Entry.current_revision_number,
+            Organisation.slug.label("org_slug"),
+            Organisation.name.label("org_name"),
+            Sector.slug.label("origin_slug"),
+            Sector.name.label("origin_name"),
+            Revision.body_html,
+        )  # fmt: skip
+        .join(Organisation, Organisation.id == Entry.organisation_id)
+        .join(Sector, Sector.id == Entry.origin_sector_id)
+        .outerjoin(
+            Revision,
+            and_(Revision.entry_id == Entry.id, Revision.number == Entry.current_revision_number),
+        )
+        .where(Entry.id.in_(ids))
+    ).all()
+    sectors = _tags(connection, entry_sectors, Sector, "sector_id", ids)
+    channels = _tags(connection, entry_channels, Channel, "channel_id", ids)
+    topics = _tags(connection, entry_topics, Topic, "topic_id", ids)
+    documents = {}
+    for row in rows:
+        all_sectors = [(row.origin_slug, row.origin_name), *sectors.get(row.id, [])]
+        tags = [*all_sectors, *channels.get(row.id, []), *topics.get(row.id, [])]
+        body = text_of_html(row.body_html or "")
+        document = {
+            "id": str(row.id),
+            "title": row.title,
+            "summary": row.summary,
+            "body": body,
+            "organisation_name": row.org_name,
+            "tags": " ".join([Kind(row.kind).label, *(name for _slug, name in tags)]),
+            "sector": ",".join(slug for slug, _name in all_sectors),
+            "origin_sector": row.origin_slug,
+            "channel": ",".join(slug for slug, _name in channels.get(row.id, [])),
+            "topic": ",".join(slug for slug, _name in topics.get(row.id, [])),
+            "kind": row.kind,
+            "organisation": row.org_slug,
+            "licence": row.licence,
+            "evidence": row.evidence_stage or "",
+            "outcome": row.outcome or "",
+            "status": row.status,
+            "created": row.created_at.replace(tzinfo=None),
+            "updated": row.updated_at.replace(tzinfo=None),
+            "revision": row.current_revision_number,
+        }
+        document["spelling"] = " ".join((row.title, row.summary, body, document["tags"]))
+        document["fingerprint"] = fingerprint(document)
+        del document["revision"]
+        documents[row.id] = document
+    return documents
+
+
+def all_entry_ids(connection: Connection) -> list[int]:
+    return list(connection.scalars(select(Entry.id).order_by(Entry.id)))
+
+
+def batches(ids: Sequence[int], size: int = BATCH) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def iter_documents(connection: Connection, ids: Iterable[int]) -> Iterator[dict]:
+    """Every document for ``ids``, loaded a batch at a time."""
+    for batch in batches(list(ids)):
+        yield from load_documents(connection, batch).values()

@@ -1,0 +1,64 @@
+"""The search index's schema: what each entry looks like to Whoosh.
+
+Text fields use English stemming with accent folding (so "cafe" finds "café" and "posting"
+finds "posts"). ``spelling`` keeps unstemmed words for "Did you mean". Keyword fields hold
+slugs and values, for facets, filters and the ``channel:youtube`` syntax.
+"""
+
+from __future__ import annotations
+
+from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemmingAnalyzer
+from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.support.charset import accent_map
+
+TEXT_ANALYZER = StemmingAnalyzer() | CharsetFilter(accent_map)
+SPELLING_ANALYZER = RegexTokenizer(r"[^\W\d_]{3,}") | LowercaseFilter() | CharsetFilter(accent_map)
+
+# The full-text fields, with the weight a match in each carries.
+TEXT_FIELDS = {"title": 4.0, "summary": 2.0, "tags": 1.5, "organisation_name": 1.5, "body": 1.0}
+# Keyword fields people can filter and facet on, by the name they type (``channel:youtube``).
+KEYWORD_FIELDS = (
+    "sector",
+    "origin_sector",
+    "channel",
+    "topic",
+    "kind",
+    "organisation",
+    "licence",
+    "evidence",
+    "outcome",
+    "status",
+)
+FACETS = ("sector", "channel", "topic", "kind", "organisation")
+
+
+def _keywords() -> KEYWORD:
+    return KEYWORD(commas=True)
+
+
+def build_schema() -> Schema:
+    return Schema(
+        id=ID(unique=True, stored=True),
+        title=TEXT(analyzer=TEXT_ANALYZER, field_boost=TEXT_FIELDS["title"], stored=True),
+        summary=TEXT(analyzer=TEXT_ANALYZER, field_boost=TEXT_FIELDS["summary"], stored=True),
+        body=TEXT(analyzer=TEXT_ANALYZER, stored=True),
+        organisation_name=TEXT(
+            analyzer=TEXT_ANALYZER, field_boost=TEXT_FIELDS["organisation_name"]
+        ),
+        tags=TEXT(analyzer=TEXT_ANALYZER, field_boost=TEXT_FIELDS["tags"]),
+        spelling=TEXT(analyzer=SPELLING_ANALYZER, phrase=False),
+        sector=_keywords(),
+        origin_sector=ID(),
+        channel=_keywords(),
+        topic=_keywords(),
+        kind=ID(),
+        organisation=ID(),
+        licence=ID(),
+        evidence=ID(),
+        outcome=ID(),
+        status=ID(stored=True),
+        created=DATETIME(sortable=True),
+        updated=DATETIME(sortable=True),
+        borrow_count=NUMERIC(sortable=True, stored=True, default=0),
+        fingerprint=STORED(),
+    )

@@ -1,0 +1,302 @@
+"""Searching: a query, facet counts, highlighted hits and the rows behind them.
+
+Facets follow the listings' rules: several values in one facet widen (OR), different facets
+narrow (AND), and each facet's counts ignore that facet's own choice. Counts come from the
+index's keyword postings, cached once per searcher, intersected with the query's matches.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import reduce
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
+from kb.search.highlights import Snippet, configure, snippets, whole
+from kb.search.index import SearchIndex, Snapshot
+from kb.search.query import Synonyms, build, parse
+from kb.search.schema import FACETS
+
+SORTS = {"relevance": "Relevance", "newest": "Newest first"}
+FACET_LABELS = {
+    "sector": "Sector", "channel": "Channel", "topic": "Topic", "kind": "Kind",
+    "organisation": "Organisation",
+}  # fmt: skip
+TERM_MODELS = {"sector": Sector, "channel": Channel, "topic": Topic}
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    text: str = ""
+    selected: dict[str, tuple[str, ...]] = field(default_factory=dict)  # facet -> values
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+    include_archived: bool = False
+    drafts_of: str | None = None  # organisation slug whose drafts may be shown
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: Entry
+    title: Snippet | None  # the title with matches marked, if it matched
+    snippets: tuple[Snippet, ...]
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+@dataclass
+class SearchResults:
+    request: SearchRequest
+    hits: list[Hit]
+    total: int
+    facets: list[tuple[str, str, list[FacetValue]]]
+    total_without_filters: int
+    suggestion: str | None = None
+    nearest: list[Hit] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.request.per_page))
+
+    @property
+    def number(self) -> int:
+        return self.request.page
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def filtered(self) -> bool:
+        return any(self.request.selected.values())
+
+
+# -- what is cached per searcher ------------------------------------------------------------
+
+
+def keyword_docs(snapshot: Snapshot, fieldname: str) -> dict[str, frozenset[int]]:
+    """For each value of a keyword field, the (live) documents holding it."""
+    cache = snapshot.cache.setdefault("keywords", {})
+    if fieldname not in cache:
+        reader = snapshot.searcher.reader()
+        cache[fieldname] = {
+            value.decode() if isinstance(value, bytes) else value: frozenset(
+                reader.postings(fieldname, value).all_ids()
+            )
+            for value in reader.lexicon(fieldname)
+        }
+    return cache[fieldname]
+
+
+def _docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set[int]:
+    found = keyword_docs(snapshot, fieldname)
+    return set().union(*(found.get(v, frozenset()) for v in values))
+
+
+def visible_docs(snapshot: Snapshot, include_archived: bool, drafts_of: str | None) -> set[int]:
+    """Published entries, plus archived ones if asked for, plus one organisation's drafts."""
+    statuses = [Status.PUBLISHED.value] + ([Status.ARCHIVED.value] if include_archived else [])
+    visible = _docs_with(snapshot, "status", statuses)
+    if drafts_of:
+        drafts = _docs_with(snapshot, "status", [Status.DRAFT.value])
+        visible |= drafts & _docs_with(snapshot, "organisation", [drafts_of])
+    return visible
+
+
+# -- keyword values people type ---------------------------------------------------------------
+
+
+class Resolver:
+    """Turns a typed keyword value ("YouTube", "twitter", "case study") into slugs."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._maps: dict[str, dict[str, list[str]]] = {}
+
+    def _map(self, fieldname: str) -> dict[str, list[str]]:
+        if fieldname not in self._maps:
+            names: dict[str, list[str]] = {}
+            if fieldname in TERM_MODELS or fieldname == "organisation":
+                model = TERM_MODELS.get(fieldname, Organisation)
+                for slug, name in self.session.execute(select(model.slug, model.name)):
+                    keys = {slug, name.lower()}
+                    if model is not Organisation:  # "twitter" means x-twitter, "qr" qr-codes
+                        keys |= {*slug.split("-"), *name.lower().split("/")}
+                    for key in keys:
+                        names.setdefault(key, []).append(slug)
+            elif fieldname == "kind":
+                for kind in Kind:
+                    for key in (kind.value, kind.value.replace("_", "-"), kind.label.lower()):
+                        names[key] = [kind.value]
+            self._maps[fieldname] = names
+        return self._maps[fieldname]
+
+    def __call__(self, fieldname: str, value: str) -> list[str]:
+        value = " ".join(value.lower().split())
+        return sorted(set(self._map(fieldname).get(value, [])))
+
+
+# -- searching --------------------------------------------------------------------------------
+
+
+def search(
+    index: SearchIndex, session: Session, request: SearchRequest, synonyms: Synonyms
+) -> SearchResults:
+    """One page of results for ``request``, with facets, snippets and a spelling suggestion."""
+    snapshot = index.snapshot()
+    searcher = snapshot.searcher
+    resolver = Resolver(session)
+    clauses = synonyms.expand(parse(request.text))
+    whoosh_query = build(clauses, resolver)
+    matched = set(searcher.docs_for_query(whoosh_query))
+    matched &= visible_docs(snapshot, request.include_archived, request.drafts_of)
+    chosen = {
+        facet: _docs_with(snapshot, facet, values)
+        for facet, values in request.selected.items()
+        if values
+    }
+    final = reduce(set.intersection, chosen.values(), matched)
+    facets = _facets(session, snapshot, matched, chosen, request)
+    hits = _hits(session, snapshot, whoosh_query, final, request)
+    results = SearchResults(request, hits, len(final), facets, len(matched))
+    results.suggestion = suggest(snapshot, request.text, synonyms)
+    if not final:
+        results.nearest = _nearest(index, session, request, synonyms, results.suggestion)
+    return results
+
+
+def _facets(session, snapshot, matched, chosen, request) -> list:
+    out = []
+    for facet in FACETS:
+        others = [docs for name, docs in chosen.items() if name != facet]
+        pool = reduce(set.intersection, others, matched) if others else matched
+        counts = {
+            value: n
+            for value, docs in keyword_docs(snapshot, facet).items()
+            if (n := len(pool & docs))
+        }
+        selected = request.selected.get(facet, ())
+        labels = _labels(session, facet, set(counts) | set(selected))
+        values = [
+            FacetValue(value, label, counts.get(value, 0), value in selected)
+            for value, label in labels
+            if counts.get(value) or value in selected
+        ]
+        if facet == "organisation":
+            values.sort(key=lambda v: (-v.count, v.label.lower()))
+        out.append((facet, FACET_LABELS[facet], values))
+    return out
+
+
+def _labels(session: Session, facet: str, values: set[str]) -> list[tuple[str, str]]:
+    """(value, label) for ``values``, in the vocabulary's curated order."""
+    if not values:
+        return []
+    if facet == "kind":
+        return [(k.value, k.label) for k in Kind if k.value in values]
+    model = TERM_MODELS.get(facet, Organisation)
+    order = model.position if facet in TERM_MODELS else model.name
+    rows = session.execute(
+        select(model.slug, model.name).where(model.slug.in_(values)).order_by(order)
+    )
+    return [(slug, name) for slug, name in rows]
+
+
+def _hits(session, snapshot, whoosh_query, final: set[int], request: SearchRequest) -> list[Hit]:
+    if not final:
+        return []
+    start = (request.page - 1) * request.per_page
+    options = {"sortedby": "created", "reverse": True} if request.sort == "newest" else {}
+    results = snapshot.searcher.search(
+        whoosh_query, filter=final, limit=start + request.per_page, optimize=True, **options
+    )
+    configure(results)
+    page = results[start : start + request.per_page]
+    ids = [int(hit["id"]) for hit in page]
+    entries = load_entries(session, ids)
+    hits = []
+    for hit in page:
+        entry = entries.get(int(hit["id"]))
+        if entry is None or not _still_visible(entry, request):
+            continue  # the index lagged behind a change; the database decides
+        hits.append(Hit(entry, whole(hit, "title"), snippets(hit, "body", top=2)))
+    return hits
+
+
+def _still_visible(entry: Entry, request: SearchRequest) -> bool:
+    if entry.status == Status.PUBLISHED.value:
+        return True
+    if entry.status == Status.ARCHIVED.value:
+        return request.include_archived
+    return request.drafts_of is not None and entry.organisation.slug == request.drafts_of
+
+
+def load_entries(session: Session, ids: Sequence[int]) -> dict[int, Entry]:
+    """Entries by id, with what a result card shows loaded in the same round trip."""
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(Entry)
+        .where(Entry.id.in_(ids))
+        .options(selectinload(Entry.channels), selectinload(Entry.relevant_sectors))
+    )
+    return {entry.id: entry for entry in rows}
+
+
+def _nearest(index, session, request: SearchRequest, synonyms, suggestion) -> list[Hit]:
+    """What to offer when nothing matched: the corrected query, or the query without
+    filters."""
+    if suggestion:
+        retry = SearchRequest(suggestion, request.selected, per_page=5,
+                              drafts_of=request.drafts_of)  # fmt: skip
+    elif any(request.selected.values()):
+        retry = SearchRequest(request.text, per_page=5, drafts_of=request.drafts_of)
+    else:
+        return []
+    snapshot = index.snapshot()
+    whoosh_query = build(synonyms.expand(parse(retry.text)), Resolver(session))
+    matched = set(snapshot.searcher.docs_for_query(whoosh_query))
+    matched &= visible_docs(snapshot, False, retry.drafts_of)
+    for facet, values in retry.selected.items():
+        if values:
+            matched &= _docs_with(snapshot, facet, values)
+    return _hits(session, snapshot, whoosh_query, matched, retry)
+
+
+# -- did you mean ---------------------------------------------------------------------------
+
+_PLAIN_WORD = re.compile(r"(?<![\w:\-\"])([^\W\d_]{3,})(?![\w:])")
+
+
+def suggest(snapshot: Snapshot, text: str, synonyms: Synonyms) -> str | None:
+    """``text`` with unknown words replaced by the nearest known ones, or None."""
+    reader = snapshot.searcher.reader()
+    corrections: dict[str, str] = {}
+    outside_quotes = re.sub(r'"[^"]*"?', lambda m: " " * len(m.group()), text)
+    for match in _PLAIN_WORD.finditer(outside_quotes):
+        word = match.group(1).lower()
+        if word in corrections or synonyms.group(word) or reader.doc_frequency("spelling", word):
+            continue
+        found = snapshot.searcher.suggest("spelling", word, limit=1, maxdist=2)
+        if found and found[0] != word:
+            corrections[word] = found[0]
+    if not corrections:
+        return None
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, corrections)) + r")\b", re.IGNORECASE)
+    return pattern.sub(lambda m: corrections[m.group(1).lower()], text)

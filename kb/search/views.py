@@ -1,0 +1,82 @@
+"""``/search`` and the similar-entries fragment used while writing a new entry."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from kb import permissions
+from kb.db import db
+from kb.models import Kind, Organisation
+from kb.search import bp, get_index, get_synonyms
+from kb.search.service import FACET_LABELS, SORTS, TERM_MODELS, SearchRequest, search
+from kb.search.similar import similar_to_text
+
+QUERY_MAX = 300
+
+
+def _values(args: MultiDict, name: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v.strip()))
+
+
+def _known(facet: str, values: tuple[str, ...]) -> bool:
+    if not values:
+        return True
+    if facet == "kind":
+        return all(v in {k.value for k in Kind} for v in values)
+    model = TERM_MODELS.get(facet, Organisation)
+    found = db.session.scalars(select(model.slug).where(model.slug.in_(values))).all()
+    return len(found) == len(values)
+
+
+def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
+    """The search a URL describes (404 for filters, sorts or pages that cannot exist), and
+    whether the text had to be shortened."""
+    text = " ".join(args.get("q", "").split())
+    shortened = len(text) > QUERY_MAX
+    selected = {facet: _values(args, facet) for facet in FACET_LABELS}
+    if not all(_known(facet, values) for facet, values in selected.items()):
+        abort(404)
+    sort = args.get("sort") or "relevance"
+    page = args.get("page", "1")
+    if sort not in SORTS or not page.isdigit() or int(page) < 1:
+        abort(404)
+    drafts = permissions.drafts_in_search(user)
+    return (
+        SearchRequest(
+            text=text[:QUERY_MAX],
+            selected={facet: values for facet, values in selected.items() if values},
+            sort=sort,
+            page=int(page),
+            per_page=current_app.config["SEARCH_RESULTS_PER_PAGE"],
+            include_archived=args.get("archived") == "1",
+            drafts_of=drafts.slug if drafts else None,
+        ),
+        shortened,
+    )
+
+
+@bp.get("/search")
+def results():
+    search_request, shortened = parse_request(request.args, current_user)
+    index = get_index()
+    index.catch_up(timeout=0)
+    found = search(index, db.session, search_request, get_synonyms())
+    if found.total and search_request.page > found.pages:
+        abort(404)
+    return render_template(
+        "search/results.html", results=found, search=search_request, sorts=SORTS,
+        shortened=shortened, query_max=QUERY_MAX,
+    )  # fmt: skip
+
+
+@bp.get("/search/similar")
+def similar():
+    """Up to five published entries like a draft title and summary, as a page fragment for
+    the new-entry form's script (the form's own button renders the same list in full)."""
+    title = request.args.get("title", "")[:200]
+    summary = request.args.get("summary", "")[:300]
+    found = similar_to_text(get_index(), db.session, title=title, summary=summary)
+    return render_template("search/_similar.html", similar=found, checked=bool(title.strip()))
