@@ -20,6 +20,8 @@ from kb.accounts.passwords import hash_password
 from kb.cli import upgrade_database
 from kb.config import ROOT
 from kb.db import db, utcnow
+from kb.search import get_index
+from kb.search.index import close_all
 from kb.seeding import load_catalogue, load_taxonomy
 from tests.editor_support import add_user
 from tests.factories import make_organisation
@@ -32,6 +34,7 @@ def make_app(instance: Path, database: Path, **overrides) -> Flask:
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": f"sqlite:///{database}",
+        "SEARCH_INDEX_DIR": str(instance / "search"),
         "SEED_DIR": str(SEED_DIR),
         # Fast hashing: the suite signs in hundreds of times. Production uses scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
@@ -56,14 +59,23 @@ def _template(tmp_path_factory, name: str, loader) -> Path:
         upgrade_database()
         loader(db.session, SEED_DIR)
         db.session.commit()
+        get_index().rebuild()
     _checkpoint(app)
     return database
 
 
 @pytest.fixture(autouse=True)
+def _close_search_indexes() -> Iterator[None]:
+    """Searchers stay open between requests, as in production; close them after each test."""
+    yield
+    close_all()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch, tmp_path) -> None:
     """No test reads the developer's instance folder or KB_* settings."""
-    for name in ("KB_DATABASE_URL", "KB_SECRET_KEY", "KB_SEED_DIR", "KB_SECURE_COOKIES"):
+    for name in ("KB_DATABASE_URL", "KB_SECRET_KEY", "KB_SEED_DIR", "KB_SECURE_COOKIES",
+                 "KB_SEARCH_INDEX_DIR"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KB_INSTANCE_PATH", str(tmp_path / "instance"))
 
@@ -87,8 +99,10 @@ def catalogue_db(tmp_path_factory) -> Path:
 
 
 def _copy(template: Path, tmp_path: Path) -> Path:
+    """A copy of a template database, and of its search index, for one test."""
     database = tmp_path / "kb.sqlite"
     shutil.copyfile(template, database)
+    shutil.copytree(template.parent / "search", tmp_path / "instance" / "search", symlinks=True)
     return database
 
 

@@ -78,9 +78,10 @@ def test_page_returns_its_content(client, url):
     assert "Sample content." in html
 
 
-def test_home_has_no_search_box_yet(client):
+def test_home_invites_a_search_before_writing(client):
     html = client.get("/").get_data(as_text=True)
-    assert 'type="search"' not in html and "/search" not in html
+    assert "Search before you write" in html
+    assert 'action="/search"' in html and 'name="q"' in html
 
 
 FILTER_CASES = [

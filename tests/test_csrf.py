@@ -63,7 +63,8 @@ def form_data(endpoint: str, email: str, password: str) -> dict:
             "password": NEW_PASSWORD,
             "confirm": NEW_PASSWORD,
         },
-        "entries.new": {"kind": "guidance", **ENTRY_FORM},
+        # An earlier request retitled an entry "Changed"; this one is saved despite the likeness.
+        "entries.new": {"kind": "guidance", "similar_dismissed": "1", **ENTRY_FORM},
         "entries.edit": {"base_revision": "2", **ENTRY_FORM},
         "entries.revert_to": {"base_revision": "2"},
         "admin.set_role": {"role": "editor"},

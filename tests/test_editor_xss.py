@@ -185,5 +185,5 @@ def test_every_vector_is_stored_as_typed_and_inert(store, written):
     failures += [f"history page: {problem}" for problem in page_problems(history)]
     revisions = len(VECTORS) + 2
     # A revert form for every revision but the current one, compare, and sign out.
-    assert chrome(history)["form"] == (revisions - 1) + 2
+    assert chrome(history)["form"] == (revisions - 1) + 3
     assert failures == []

@@ -15,6 +15,9 @@ import os
 import shutil
 import threading
 import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -40,11 +43,28 @@ MERGE_AFTER_SEGMENTS = 12
 
 @dataclass
 class Snapshot:
-    """A searcher and what has been worked out from it; replaced when the index changes."""
+    """A searcher and what has been worked out from it; replaced when the index changes.
+
+    A replaced snapshot is closed once the last request reading it lets go."""
 
     searcher: Searcher
     folder: Path
     cache: dict = field(default_factory=dict)
+    readers: int = 0
+    retired: bool = False
+
+    def close_if_unused(self) -> None:
+        if self.retired and self.readers == 0 and not self.searcher.is_closed:
+            self.searcher.close()
+
+
+_open_indexes: weakref.WeakSet = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close every searcher this process holds (at shutdown, and between tests)."""
+    for index in list(_open_indexes):
+        index.close()
 
 
 class SearchIndex:
@@ -59,6 +79,7 @@ class SearchIndex:
         self._folder: Path | None = None
         self._snapshot: Snapshot | None = None
         self._merging = threading.Lock()
+        _open_indexes.add(self)
 
     # -- where the live index is --------------------------------------------------------------
 
@@ -86,7 +107,8 @@ class SearchIndex:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
         """The current searcher, refreshed only when the index changed on disk."""
         with self._lock:
             index = self._open()
@@ -97,10 +119,26 @@ class SearchIndex:
                 or not current.searcher.up_to_date()
             ):
                 # A fresh searcher rather than refresh(): other threads may still be reading
-                # the old one, which closes when the last of them lets go.
+                # the old one, which is closed when the last of them lets go.
+                if current is not None:
+                    current.retired = True
+                    current.close_if_unused()
                 current = Snapshot(index.searcher(), self._folder)
                 self._snapshot = current
-            return current
+            current.readers += 1
+        try:
+            yield current
+        finally:
+            with self._lock:
+                current.readers -= 1
+                current.close_if_unused()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._snapshot is not None:
+                self._snapshot.retired = True
+                self._snapshot.close_if_unused()
+                self._snapshot = None
 
     # -- the change log -----------------------------------------------------------------------
 

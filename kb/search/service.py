@@ -159,7 +159,11 @@ def search(
     index: SearchIndex, session: Session, request: SearchRequest, synonyms: Synonyms
 ) -> SearchResults:
     """One page of results for ``request``, with facets, snippets and a spelling suggestion."""
-    snapshot = index.snapshot()
+    with index.reading() as snapshot:
+        return _search(snapshot, index, session, request, synonyms)
+
+
+def _search(snapshot, index, session, request, synonyms) -> SearchResults:
     searcher = snapshot.searcher
     resolver = Resolver(session)
     clauses = synonyms.expand(parse(request.text))
@@ -177,7 +181,7 @@ def search(
     results = SearchResults(request, hits, len(final), facets, len(matched))
     results.suggestion = suggest(snapshot, request.text, synonyms)
     if not final:
-        results.nearest = _nearest(index, session, request, synonyms, results.suggestion)
+        results.nearest = _nearest(snapshot, session, request, synonyms, results.suggestion)
     return results
 
 
@@ -259,7 +263,7 @@ def load_entries(session: Session, ids: Sequence[int]) -> dict[int, Entry]:
     return {entry.id: entry for entry in rows}
 
 
-def _nearest(index, session, request: SearchRequest, synonyms, suggestion) -> list[Hit]:
+def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) -> list[Hit]:
     """What to offer when nothing matched: the corrected query, or the query without
     filters."""
     if suggestion:
@@ -269,7 +273,6 @@ def _nearest(index, session, request: SearchRequest, synonyms, suggestion) -> li
         retry = SearchRequest(request.text, per_page=5, drafts_of=request.drafts_of)
     else:
         return []
-    snapshot = index.snapshot()
     whoosh_query = build(synonyms.expand(parse(retry.text)), Resolver(session))
     matched = set(snapshot.searcher.docs_for_query(whoosh_query))
     matched &= visible_docs(snapshot, False, retry.drafts_of)

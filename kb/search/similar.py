@@ -18,7 +18,7 @@ from kb.search.query import analyse
 from kb.search.service import _docs_with, load_entries, visible_docs
 
 KEY_TERMS = 12
-VERY_SIMILAR_TITLE_OVERLAP = 0.6
+VERY_SIMILAR_TITLE_OVERLAP = 0.75
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,13 @@ def similar_to_text(
     text = f"{title} {title} {summary}".strip()  # the title counts double
     if len(analyse(text)) == 0:
         return []
-    snapshot = index.snapshot()
-    built = _key_terms_query(snapshot.searcher, text)
-    if built is None:
-        return []
-    allowed = visible_docs(snapshot, include_archived=False, drafts_of=None)
-    results = snapshot.searcher.search(built, filter=allowed, limit=limit)
-    ids = [int(hit["id"]) for hit in results]
+    with index.reading() as snapshot:
+        built = _key_terms_query(snapshot.searcher, text)
+        if built is None:
+            return []
+        allowed = visible_docs(snapshot, include_archived=False, drafts_of=None)
+        results = snapshot.searcher.search(built, filter=allowed, limit=limit)
+        ids = [int(hit["id"]) for hit in results]
     entries = load_entries(session, ids)
     found = []
     for entry_id in ids:
@@ -75,21 +75,21 @@ def related_across_sectors(
     index: SearchIndex, session: Session, entry: Entry, *, limit: int = 5
 ) -> list[Entry]:
     """Published entries like ``entry`` that come from other sectors."""
-    snapshot = index.snapshot()
-    searcher = snapshot.searcher
-    docnum = searcher.document_number(id=str(entry.id))
-    text = f"{entry.title} {entry.title} {entry.summary}"
-    if docnum is not None:
-        text = f"{text} {searcher.stored_fields(docnum).get('body', '')}"
-    built = _key_terms_query(searcher, text)
-    if built is None:
-        return []
-    allowed = visible_docs(snapshot, include_archived=False, drafts_of=None)
-    allowed -= _docs_with(snapshot, "origin_sector", [entry.origin_sector.slug])
-    if docnum is not None:
-        allowed.discard(docnum)
-    results = searcher.search(built, filter=allowed, limit=limit)
-    ids = [int(hit["id"]) for hit in results]
+    with index.reading() as snapshot:
+        searcher = snapshot.searcher
+        docnum = searcher.document_number(id=str(entry.id))
+        text = f"{entry.title} {entry.title} {entry.summary}"
+        if docnum is not None:
+            text = f"{text} {searcher.stored_fields(docnum).get('body', '')}"
+        built = _key_terms_query(searcher, text)
+        if built is None:
+            return []
+        allowed = visible_docs(snapshot, include_archived=False, drafts_of=None)
+        allowed -= _docs_with(snapshot, "origin_sector", [entry.origin_sector.slug])
+        if docnum is not None:
+            allowed.discard(docnum)
+        results = searcher.search(built, filter=allowed, limit=limit)
+        ids = [int(hit["id"]) for hit in results]
     entries = load_entries(session, ids)
     return [
         entries[i]
