@@ -44,9 +44,12 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Print performance figures (not part of the test suite).
+## Print performance figures (not part of the test suite). `make bench N=50000` for a bigger
+## search catalogue.
+N ?= 10000
 bench: $(VENV)/.installed
 	$(BIN)/python bench/browse_bench.py
+	$(BIN)/python bench/search_bench.py --n $(N)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
