@@ -50,11 +50,15 @@ class _LazyIndex:
 
             with self.app.app_context():
                 engine = db.engine
-            self.index = SearchIndex(
+            index = SearchIndex(
                 Path(self.app.config["SEARCH_INDEX_DIR"]),
                 engine,
                 writer_timeout=self.app.config["SEARCH_WRITER_TIMEOUT"],
             )
+            # A process starting after a crash applies what the index missed, whatever
+            # its first request is.
+            index.catch_up(timeout=0)
+            self.index = index
         return self.index
 
 

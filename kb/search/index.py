@@ -74,7 +74,7 @@ class SearchIndex:
         self.root = Path(root)
         self.engine = engine
         self.writer_timeout = writer_timeout
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._index = None
         self._folder: Path | None = None
         self._snapshot: Snapshot | None = None
@@ -169,8 +169,9 @@ class SearchIndex:
     def catch_up(self, timeout: float | None = None) -> int | None:
         """Apply every pending change. Returns how many entries were re-read, or None if
         another writer held the lock for longer than ``timeout`` (it applies them instead)."""
-        index = self._open()
-        folder = self._folder
+        with self._lock:
+            index = self._open()
+            folder = self._folder
         if self._latest_change() <= self.applied(folder):
             return 0
         try:
