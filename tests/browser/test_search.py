@@ -189,11 +189,6 @@ def test_home_search_facets_history_and_did_you_mean_by_keyboard(browser, live):
     context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Back to unfiltered results re-ticks the facet box the user ticked before "
-    "applying (Chrome restores form state; the filter form lacks autocomplete=off)",
-)
 def test_back_shows_facet_boxes_matching_the_results(browser, live):
     context, page = open_page(browser)
     page.goto(live.url + "/search?q=qr+codes")
