@@ -6,6 +6,7 @@ page that does not exist, not an empty one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from werkzeug.exceptions import NotFound
 from kb.entries.queries import DEFAULT_SORT, SORTS, EntryFilter, Page, facet_counts, list_entries
 from kb.models import Channel, Kind, Sector, Topic
 
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only; "²".isdigit() is True
 TERM_MODELS = {"sector": Sector, "channel": Channel, "topic": Topic}
 FACET_LABELS = {"sector": "Sector", "channel": "Channel", "topic": "Topic", "kind": "Kind"}
 
@@ -68,7 +70,7 @@ def parse_listing(session: Session, args: MultiDict, base: EntryFilter, facets) 
     if sort not in SORTS:
         raise NotFound()
     page_arg = args.get("page", "1")
-    if not page_arg.isdigit() or int(page_arg) < 1:
+    if not PAGE_NUMBER.fullmatch(page_arg):
         raise NotFound()
     return Listing(replace(base, **changes), selected, sort, int(page_arg))
 

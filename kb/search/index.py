@@ -30,7 +30,7 @@ from whoosh.searching import Searcher
 from kb.db import utcnow
 from kb.models import SearchChange
 from kb.search.documents import all_entry_ids, iter_documents, load_documents
-from kb.search.schema import build_schema
+from kb.search.schema import SCHEMA_VERSION, build_schema
 
 STATE_FILE = "span-state.json"
 CURRENT = "current"
@@ -95,9 +95,14 @@ class SearchIndex:
         return folder is not None and whoosh_index.exists_in(folder)
 
     def _open(self):
-        """The live index, reopened if a rebuild swapped it; built if there is none yet."""
+        """The live index, reopened if a rebuild swapped it; built if there is none yet, or
+        if it was built for another schema version."""
         folder = self.live_folder()
-        if folder is None or not whoosh_index.exists_in(folder):
+        if (
+            folder is None
+            or not whoosh_index.exists_in(folder)
+            or _read_state(folder).get("schema") != SCHEMA_VERSION
+        ):
             self.rebuild()
             folder = self.live_folder()
         if folder != self._folder:
@@ -143,16 +148,14 @@ class SearchIndex:
     # -- the change log -----------------------------------------------------------------------
 
     def applied(self, folder: Path | None = None) -> int:
-        folder = folder or self.live_folder()
-        try:
-            return json.loads((folder / STATE_FILE).read_text())["applied"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return 0
+        """The highest change-log id applied to the index in ``folder`` (the live one)."""
+        applied = _read_state(folder or self.live_folder()).get("applied", 0)
+        return applied if isinstance(applied, int) else 0
 
     @staticmethod
     def _write_state(folder: Path, applied: int) -> None:
         temporary = folder / f"{STATE_FILE}.{os.getpid()}.tmp"
-        temporary.write_text(json.dumps({"applied": applied}))
+        temporary.write_text(json.dumps({"applied": applied, "schema": SCHEMA_VERSION}))
         os.replace(temporary, folder / STATE_FILE)
 
     def pending(self) -> int:
@@ -332,6 +335,16 @@ class RebuildReport:
     documents: int
     seconds: float
     folder: Path
+
+
+def _read_state(folder: Path | None) -> dict:
+    if folder is None:
+        return {}
+    try:
+        state = json.loads((folder / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def _watermark(applied: int, rows) -> int:

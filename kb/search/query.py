@@ -83,13 +83,14 @@ class Synonyms:
         return self._by_member.get(_normal(text))
 
     def expand(self, clauses: list[Clause]) -> list[Clause]:
-        """Replace runs of plain words (or a phrase) that name a synonym with a clause that
-        accepts any member of its group."""
+        """Replace runs of plain words (or a phrase, or an excluded word) that name a synonym
+        with a clause that accepts (or excludes) any member of its group."""
         out: list[Clause] = []
         i = 0
         while i < len(clauses):
             clause = clauses[i]
-            if clause.phrase and not clause.field and (group := self.group(clause.text)):
+            whole = (clause.phrase or clause.negated) and not clause.field
+            if whole and (group := self.group(clause.text)):
                 out.append(_with_alternatives(clause, group))
                 i += 1
                 continue

@@ -11,6 +11,10 @@ from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, Stem
 from whoosh.fields import DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.support.charset import accent_map
 
+# Raise when the schema or what documents hold changes: an index built by an older version is
+# rebuilt on first use instead of being patched.
+SCHEMA_VERSION = 2
+
 TEXT_ANALYZER = StemmingAnalyzer() | CharsetFilter(accent_map)
 SPELLING_ANALYZER = RegexTokenizer(r"[^\W\d_]{3,}") | LowercaseFilter() | CharsetFilter(accent_map)
 

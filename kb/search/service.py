@@ -15,12 +15,13 @@ from functools import reduce
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from whoosh.query import NullQuery
 
 from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
 from kb.search.highlights import Snippet, configure, snippets, whole
 from kb.search.index import SearchIndex, Snapshot
 from kb.search.query import Synonyms, build, parse
-from kb.search.schema import FACETS
+from kb.search.schema import FACETS, SPELLING_ANALYZER
 
 SORTS = {"relevance": "Relevance", "newest": "Newest first"}
 FACET_LABELS = {
@@ -167,7 +168,8 @@ def _search(snapshot, index, session, request, synonyms) -> SearchResults:
     searcher = snapshot.searcher
     resolver = Resolver(session)
     clauses = synonyms.expand(parse(request.text))
-    whoosh_query = build(clauses, resolver)
+    # Text with nothing searchable in it (punctuation, emoji) matches nothing, like "the".
+    whoosh_query = build(clauses, resolver) if clauses or not request.text.strip() else NullQuery
     matched = set(searcher.docs_for_query(whoosh_query))
     matched &= visible_docs(snapshot, request.include_archived, request.drafts_of)
     chosen = {
@@ -294,10 +296,19 @@ def suggest(snapshot: Snapshot, text: str, synonyms: Synonyms) -> str | None:
     outside_quotes = re.sub(r'"[^"]*"?', lambda m: " " * len(m.group()), text)
     for match in _PLAIN_WORD.finditer(outside_quotes):
         word = match.group(1).lower()
-        if word in corrections or synonyms.group(word) or reader.doc_frequency("spelling", word):
+        folded = "".join(token.text for token in SPELLING_ANALYZER(word))
+        if word in corrections or synonyms.group(word) or not folded:
             continue
-        found = snapshot.searcher.suggest("spelling", word, limit=1, maxdist=2)
-        if found and found[0] != word:
+        if reader.doc_frequency("spelling", folded):
+            continue
+        # Whoosh ranks suggestions by frequency whatever their distance, so look one edit
+        # away before two ("podcst" is "podcast", not the commoner "post").
+        found = []
+        for distance in (1, 2):
+            found = snapshot.searcher.suggest("spelling", folded, limit=1, maxdist=distance)
+            if found:
+                break
+        if found and found[0] != folded:
             corrections[word] = found[0]
     if not corrections:
         return None

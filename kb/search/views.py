@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort, current_app, render_template, request
 from flask_login import current_user
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from kb.search.service import FACET_LABELS, SORTS, TERM_MODELS, SearchRequest, s
 from kb.search.similar import similar_to_text
 
 QUERY_MAX = 300
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only; "²".isdigit() is True
 
 
 def _values(args: MultiDict, name: str) -> tuple[str, ...]:
@@ -41,7 +44,7 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
         abort(404)
     sort = args.get("sort") or "relevance"
     page = args.get("page", "1")
-    if sort not in SORTS or not page.isdigit() or int(page) < 1:
+    if sort not in SORTS or not PAGE_NUMBER.fullmatch(page):
         abort(404)
     drafts = permissions.drafts_in_search(user)
     return (
@@ -64,7 +67,7 @@ def results():
     index = get_index()
     index.catch_up(timeout=0)
     found = search(index, db.session, search_request, get_synonyms())
-    if found.total and search_request.page > found.pages:
+    if search_request.page > found.pages:
         abort(404)
     return render_template(
         "search/results.html", results=found, search=search_request, sorts=SORTS,
