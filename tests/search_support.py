@@ -2,8 +2,9 @@
 
 Run from the repository root as ``python -m tests.search_support COMMAND ARGS``:
 
-- ``hold-lock INDEX_DIR``: take the live index's Whoosh writer lock, print ``locked``, and
-  hold it until a line arrives on stdin.
+- ``hold-lock INDEX_DIR [optimize]``: take the live index's Whoosh writer lock, print
+  ``locked``, and hold it until a line arrives on stdin; then give it up, or (``optimize``)
+  merge the segments as ``kb optimize`` and the background merge do.
 - ``save-and-die INSTANCE DATABASE SLUG TITLE``: sign in as the demo editor of the entry's
   organisation, retitle the entry through the edit form, and SIGKILL the process after the
   request committed but before the after-request catch-up runs.
@@ -101,14 +102,17 @@ def edit(session, entry: Entry, *, status: str | None = None, **changes):
 # -- the programs ---------------------------------------------------------------------------
 
 
-def _hold_lock(root: str) -> None:
+def _hold_lock(root: str, then: str = "cancel") -> None:
     from whoosh import index as whoosh_index
 
     folder = Path(root) / os.readlink(Path(root) / "current")
     writer = whoosh_index.open_dir(str(folder)).writer()
     print("locked", flush=True)
     sys.stdin.readline()
-    writer.cancel()
+    if then == "optimize":
+        writer.commit(optimize=True)
+    else:
+        writer.cancel()
 
 
 def _app(instance: str, database: str):

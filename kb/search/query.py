@@ -176,7 +176,7 @@ def build(clauses: list[Clause], resolve) -> Q.Query:
         ranked = Q.Or([Q.ConstantScoreQuery(Q.And(free), ALL_WORDS_SCORE), Q.Or(free)])
     elif free:
         ranked = free[0]
-    elif typed_words:
+    elif typed_words and not required:
         return Q.NullQuery  # only words too common to search for, such as "the"
     else:
         ranked = Q.Every()

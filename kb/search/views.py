@@ -81,5 +81,7 @@ def similar():
     the new-entry form's script (the form's own button renders the same list in full)."""
     title = request.args.get("title", "")[:200]
     summary = request.args.get("summary", "")[:300]
-    found = similar_to_text(get_index(), db.session, title=title, summary=summary)
+    index = get_index()
+    index.catch_up(timeout=0)
+    found = similar_to_text(index, db.session, title=title, summary=summary)
     return render_template("search/_similar.html", similar=found, checked=bool(title.strip()))
