@@ -50,6 +50,7 @@ class Snapshot:
 
     searcher: Searcher
     folder: Path
+    segments: dict  # per-segment results, shared by successive snapshots of one index
     cache: dict = field(default_factory=dict)
     readers: int = 0
     retired: bool = False
@@ -79,6 +80,7 @@ class SearchIndex:
         self._index = None
         self._folder: Path | None = None
         self._snapshot: Snapshot | None = None
+        self._segment_cache: dict = {}
         _open_indexes.add(self)
 
     # -- where the live index is --------------------------------------------------------------
@@ -128,7 +130,11 @@ class SearchIndex:
                 if current is not None:
                     current.retired = True
                     current.close_if_unused()
-                current = Snapshot(index.searcher(), self._folder)
+                searcher = index.searcher()
+                live = {r.segment().segment_id() for r, _offset in searcher.reader().leaf_readers()}
+                for key in [k for k in self._segment_cache if k[0] not in live]:
+                    del self._segment_cache[key]
+                current = Snapshot(searcher, self._folder, self._segment_cache)
                 self._snapshot = current
             current.readers += 1
         try:

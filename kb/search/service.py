@@ -20,7 +20,7 @@ from whoosh.query import NullQuery
 from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
 from kb.search.highlights import Snippet, configure, snippets, whole
 from kb.search.index import SearchIndex, Snapshot
-from kb.search.query import Synonyms, build, parse
+from kb.search.query import Synonyms, all_words, build, parse
 from kb.search.schema import FACETS, SPELLING_ANALYZER
 
 SORTS = {"relevance": "Relevance", "newest": "Newest first"}
@@ -92,17 +92,35 @@ class SearchResults:
 
 
 def keyword_docs(snapshot: Snapshot, fieldname: str) -> dict[str, frozenset[int]]:
-    """For each value of a keyword field, the (live) documents holding it."""
+    """For each value of a keyword field, the documents holding it.
+
+    Built per segment and kept across searchers (segments never change), so a save costs
+    reading only its own small segment. Documents deleted since are harmless here: every
+    count and page intersects these sets with the query's live matches."""
     cache = snapshot.cache.setdefault("keywords", {})
     if fieldname not in cache:
-        reader = snapshot.searcher.reader()
-        cache[fieldname] = {
+        merged: dict[str, set[int]] = {}
+        for segment_reader, offset in snapshot.searcher.reader().leaf_readers():
+            local = _segment_keywords(snapshot, segment_reader, fieldname)
+            for value, docs in local.items():
+                shifted = docs if offset == 0 else {doc + offset for doc in docs}
+                merged.setdefault(value, set()).update(shifted)
+        cache[fieldname] = {value: frozenset(docs) for value, docs in merged.items()}
+    return cache[fieldname]
+
+
+def _segment_keywords(snapshot: Snapshot, reader, fieldname: str) -> dict[str, frozenset[int]]:
+    key = (reader.segment().segment_id(), fieldname)
+    found = snapshot.segments.get(key)
+    if found is None:
+        found = {
             value.decode() if isinstance(value, bytes) else value: frozenset(
                 reader.postings(fieldname, value).all_ids()
             )
             for value in reader.lexicon(fieldname)
         }
-    return cache[fieldname]
+        snapshot.segments[key] = found
+    return found
 
 
 def _docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set[int]:
@@ -170,6 +188,7 @@ def _search(snapshot, index, session, request, synonyms) -> SearchResults:
     clauses = synonyms.expand(parse(request.text))
     # Text with nothing searchable in it (punctuation, emoji) matches nothing, like "the".
     whoosh_query = build(clauses, resolver) if clauses or not request.text.strip() else NullQuery
+    first_tier = all_words(clauses, resolver)
     matched = set(searcher.docs_for_query(whoosh_query))
     matched &= visible_docs(snapshot, request.include_archived, request.drafts_of)
     chosen = {
@@ -179,7 +198,8 @@ def _search(snapshot, index, session, request, synonyms) -> SearchResults:
     }
     final = reduce(set.intersection, chosen.values(), matched)
     facets = _facets(session, snapshot, matched, chosen, request)
-    hits = _hits(session, snapshot, whoosh_query, final, request)
+    hits = _hits(session, snapshot, _cheapest(snapshot, whoosh_query, first_tier, final, request),
+                 final, request)  # fmt: skip
     results = SearchResults(request, hits, len(final), facets, len(matched))
     results.suggestion = suggest(snapshot, request.text, synonyms)
     if not final:
@@ -222,6 +242,16 @@ def _labels(session: Session, facet: str, values: set[str]) -> list[tuple[str, s
         select(model.slug, model.name).where(model.slug.in_(values)).order_by(order)
     )
     return [(slug, name) for slug, name in rows]
+
+
+def _cheapest(snapshot, whoosh_query, first_tier, final: set[int], request: SearchRequest):
+    """The query to score: just the all-words tier when its matches fill the requested page
+    (they rank above every near miss, so the page is the same), else the whole query."""
+    if first_tier is None or request.sort != "relevance":
+        return whoosh_query
+    wanted = request.page * request.per_page
+    tier = final.intersection(snapshot.searcher.docs_for_query(first_tier))
+    return first_tier if len(tier) >= wanted else whoosh_query
 
 
 def _hits(session, snapshot, whoosh_query, final: set[int], request: SearchRequest) -> list[Hit]:
