@@ -1,11 +1,12 @@
 """A synthetic Span catalogue for the search benchmark, and an FTS5 copy of it for the baseline.
 
-Bodies are Markdown of roughly 300-900 words under the entry kind's usual headings. Words are
-drawn from a Zipf-like distribution: function words, then a public-sector social media
-vocabulary, then a long tail of invented words (place names, jargon), so the index sees a
-realistically large lexicon. Rendering Markdown is slow, so a pool of paragraphs is rendered
-once with ``kb.rendering.render_markdown`` and each body is a different run of them (with its
-rendered HTML joined from the same pieces). Rows go in with bulk inserts, which bypass the
+Bodies are Markdown of roughly 300-900 words under the entry kind's usual headings. Each entry
+has a theme (flood warnings, recruitment, QR codes, ...) whose words and phrases fill most of
+its paragraphs; other words come from a Zipf-like distribution over function words, common
+public-sector social media words and a long tail of invented words (place names, jargon), so
+the index sees a realistically large lexicon. Rendering Markdown is slow, so a pool of
+paragraphs is rendered once with ``kb.rendering.render_markdown`` and each body is a different
+run of them (its HTML joined from the same pieces). Rows go in with bulk inserts, which bypass the
 change-log listeners: the index rebuild reads entries directly.
 """
 
@@ -47,38 +48,51 @@ FUNCTION_WORDS = _split(
     "the and to of a in for we our with on was is that it by as from this were at be have "
     "people their which more an they had also not all but new who can used"
 )
-# Roughly most to least frequent.
-DOMAIN_WORDS = _split(
+# Common across the whole catalogue, roughly most to least frequent.
+GENERIC_WORDS = _split(
     "social media community staff service public residents posts team local council online "
     "information campaign messages channel support health police page audience followers "
-    "engagement content partners video users digital updates help safety response reach "
-    "emergency training policy advice young news comments questions accounts guidance events "
-    "website families officers groups results month data weeks survey share feedback trust "
-    "volunteers alerts incident school patients housing tenants fire rescue calls consultation "
-    "recruitment analytics accessibility evaluation live chat schedule budget approval risk "
-    "weather winter vaccination flooding storm warnings clinics appointments carers older "
-    "students parents libraries transport roads closures missing person appeal crime scams "
-    "fraud burglary knife awareness wellbeing mental loneliness isolation veterans refugees "
-    "languages translation captions subtitles readers screen alt text plain english easy read "
-    "sign bsl audio podcast episode newsletter subscribers inbox email sms texting whatsapp "
-    "groups forum moderation abuse trolling complaints escalation sensitive crisis comms "
-    "rota overnight weekend press journalists statement embargo headline graphics templates "
-    "canva photos consent privacy gdpr retention security passwords verification impersonation "
-    "dashboard metrics impressions clicks conversions baseline target pilot trial procurement "
-    "contract licence reuse attribution ambassadors apprentices graduates jobs vacancies "
-    "interviews careers recruits retention shifts frontline managers executives directors "
-    "councillors ministers elections purdah referendum budgets tax bins recycling potholes "
-    "parking planning licensing noise pests dogs parks leisure swimming museums heritage "
-    "tourism festival markets business grants hardship cost living energy heating warm spaces "
-    "foodbank benefits debt rent arrears repairs damp mould cladding evacuation shelter rest "
-    "centre sirens resilience forum blue light multiagency partnership coordination briefing "
-    "map location geotag postcode qr codes code poster leaflet bus stop scanning"
+    "engagement content partners video users digital updates help response reach training "
+    "advice young news comments questions accounts guidance events website families officers "
+    "groups results month data weeks survey share feedback trust school housing tenants fire "
+    "calls schedule budget approval risk students parents transport newsletter email press "
+    "statement graphics templates photos consent privacy security pilot trial managers "
+    "frontline partnership briefing business weekend overnight"
 )
-PHRASES = (
-    "social media policy", "qr codes", "qr code", "missing person", "text message", "live chat",
-    "winter vaccination", "community safety", "young people", "emergency alert", "easy read",
-    "plain english", "local authority", "police force", "fire and rescue", "cost of living",
-)  # fmt: skip
+# Each entry is about one theme: its words and phrases, mostly found in entries on it.
+THEMES = {
+    "winter vaccination reminders": ("winter vaccination flu clinics appointments patients "
+                                     "booking eligible", ("winter vaccination", "flu jab")),
+    "missing person appeals": ("missing appeal sightings description urgent found",
+                               ("missing person", "police force")),
+    "flood warnings": ("flooding flood weather storm warnings rivers sandbags evacuation",
+                       ("flood warning", "rest centre")),
+    "recruitment": ("recruitment vacancies jobs careers apprentices graduates interviews",
+                    ("open day", "job fair")),
+    "accessibility checks": ("accessibility captions subtitles readers contrast bsl",
+                             ("easy read", "plain english", "alt text")),
+    "staff social media policy": ("policy personal conduct moderation escalation",
+                                  ("social media policy", "code of conduct")),
+    "live chat": ("chat webchat enquiries queries rota customer", ("live chat",)),
+    "community safety": ("safety crime antisocial patrols neighbourhood burglary knife",
+                         ("community safety", "young people")),
+    "emergency alerts": ("emergency alert alerts sirens incident multiagency warning shelter",
+                         ("emergency alert", "blue light")),
+    "QR codes on posters": ("poster leaflet scanning signage location map postcode",
+                            ("qr codes", "qr code", "bus stop")),
+    "consultation": ("consultation responses views planning proposals", ("have your say",)),
+    "scam awareness": ("scams fraud awareness phone doorstep", ("trading standards",)),
+    "evaluation": ("evaluation analytics metrics dashboard baseline impressions clicks",
+                   ("return on investment",)),
+    "bin collection changes": ("bins recycling collection waste calendar missed",
+                               ("bank holiday",)),
+    "cost of living support": ("energy heating foodbank benefits debt hardship grants",
+                               ("cost of living", "warm spaces")),
+    "volunteer recruitment": ("volunteers volunteering befriending loneliness isolation charity",
+                              ("young people",)),
+}  # fmt: skip
+THEME_NAMES = tuple(THEMES)
+GENERAL_PHRASES = ("social media", "young people", "text message", "local authority")
 SYLLABLES = _split(
     "bran tel ock wick ham ley mor den ash ford by thorn vale cliff ridge stow well bury mere "
     "hol kes dun lin tre pen ros car mal nor sut wes bel fen gar har kin lan mar net par quin "
@@ -106,12 +120,6 @@ TITLE_PATTERNS = (
     "{subject} for {audience}",
     "Running {subject} on {channel} out of hours",
 )
-SUBJECTS = (
-    "winter vaccination reminders", "missing person appeals", "flood warnings", "recruitment",
-    "accessibility checks", "staff social media policy", "live chat", "community safety",
-    "emergency alerts", "QR codes on posters", "consultation", "scam awareness", "evaluation",
-    "bin collection changes", "cost of living support", "volunteer recruitment",
-)  # fmt: skip
 AUDIENCES = ("young people", "older residents", "carers", "tenants", "students", "new recruits",
              "parents", "patients", "businesses", "volunteers")  # fmt: skip
 LICENCE_WEIGHTS = {"OGL-UK-3.0": 50, "CC-BY-4.0": 25, "CC-BY-SA-4.0": 10, "ask-first": 15}
@@ -119,18 +127,23 @@ STATUS_WEIGHTS = {"published": 88, "draft": 8, "archived": 4}
 
 
 class Words:
-    """A Zipf-like word source over function words, the domain vocabulary and a long tail."""
+    """A Zipf-like word source: function words, common words, a long tail of invented words
+    with the theme words placed well down it, and each theme's words and phrases on top."""
 
     def __init__(self, rng: random.Random, tail: int):
-        known = set(FUNCTION_WORDS) | set(DOMAIN_WORDS)
+        specific = _split(" ".join(words for words, _phrases in THEMES.values()))
+        known = {*FUNCTION_WORDS, *GENERIC_WORDS, *specific}
         invented: list[str] = []
         while len(invented) < tail:
             word = "".join(rng.choices(SYLLABLES, k=rng.randint(2, 3)))
             if word not in known:
                 known.add(word)
                 invented.append(word)
-        self.words = [*FUNCTION_WORDS, *DOMAIN_WORDS, *invented]
+        rng.shuffle(specific)
+        self.words = [*FUNCTION_WORDS, *GENERIC_WORDS, *invented[:1500], *specific,
+                      *invented[1500:]]  # fmt: skip
         self.cumulative = list(itertools.accumulate(1 / rank for rank in range(1, len(self) + 1)))
+        self.themes = {name: (words.split(), phrases) for name, (words, phrases) in THEMES.items()}
         self.rng = rng
 
     def __len__(self) -> int:
@@ -139,38 +152,51 @@ class Words:
     def take(self, k: int) -> list[str]:
         return self.rng.choices(self.words, cum_weights=self.cumulative, k=k)
 
-    def sentence(self) -> str:
-        words = self.take(self.rng.randint(8, 22))
-        if self.rng.random() < 0.5:
-            words.insert(self.rng.randrange(len(words)), self.rng.choice(PHRASES))
+    def sentence(self, theme: str | None) -> str:
+        rng = self.rng
+        words = self.take(rng.randint(8, 22))
+        phrases = GENERAL_PHRASES
+        if theme:
+            own, phrases = self.themes[theme]
+            words = [rng.choice(own) if rng.random() < 0.08 else w for w in words]
+        if rng.random() < (0.25 if theme else 0.05):
+            words.insert(rng.randrange(len(words)), rng.choice(phrases))
         text = " ".join(words)
         return text[0].upper() + text[1:] + "."
 
 
-def paragraph_pool(words: Words, size: int) -> list[tuple[str, str, int]]:
-    """(markdown, html, word count) for ``size`` paragraphs, one in six a bulleted list."""
-    pool = []
-    for _ in range(size):
-        sentences = [words.sentence() for _ in range(words.rng.randint(2, 5))]
-        if words.rng.random() < 1 / 6:
-            markdown = "\n".join(f"- {s}" for s in sentences)
-        else:
-            markdown = " ".join(sentences)
-        pool.append((markdown, str(render_markdown(markdown)), len(markdown.split())))
+Pool = dict[str | None, list[tuple[str, str, int]]]
+
+
+def paragraph_pool(words: Words, size: int) -> Pool:
+    """For each theme (and None, no theme): (markdown, html, word count) for its share of
+    ``size`` paragraphs, one in six a bulleted list."""
+    pool: Pool = {}
+    for theme in (None, *THEMES):
+        pool[theme] = []
+        for _ in range(size // (len(THEMES) + 1)):
+            sentences = [words.sentence(theme) for _ in range(words.rng.randint(2, 5))]
+            if words.rng.random() < 1 / 6:
+                markdown = "\n".join(f"- {s}" for s in sentences)
+            else:
+                markdown = " ".join(sentences)
+            pool[theme].append((markdown, str(render_markdown(markdown)), len(markdown.split())))
     return pool
 
 
-def make_body(rng: random.Random, kind: str, pool, headings: dict[str, str]) -> tuple[str, str]:
-    """Markdown and HTML for one body of about 300-900 words."""
+def make_body(rng: random.Random, kind: str, theme: str, pool: Pool, headings) -> tuple[str, str]:
+    """Markdown and HTML for one body of about 300-900 words, mostly on ``theme``."""
     sections = SECTIONS[kind]
-    quota = rng.randint(300, 900) / len(sections)
+    quota = rng.randint(150, 740) / len(sections)  # each section overshoots a little
     markdown, html = [], []
     for heading in sections:
         markdown.append(f"## {heading}")
         html.append(headings[heading])
         written = 0
         while written < quota:
-            md, rendered, count = pool[rng.randrange(len(pool))]
+            draw = rng.random()
+            source = pool[theme if draw < 0.75 else None if draw < 0.9 else rng.choice(THEME_NAMES)]
+            md, rendered, count = rng.choice(source)
             markdown.append(md)
             html.append(rendered)
             written += count
@@ -218,7 +244,7 @@ def build_catalogue(session: Session, n: int, seed: int = 7) -> dict:
             org = rng.choices(orgs, weights=org_weights)[0]
             kind = Kind.CASE_STUDY.value if rng.random() < 0.6 else Kind.GUIDANCE.value
             chosen_channels = _zipf_pick(rng, channels, rng.randint(1, 3))
-            subject, audience = rng.choice(SUBJECTS), rng.choice(AUDIENCES)
+            subject, audience = rng.choice(THEME_NAMES), rng.choice(AUDIENCES)
             title = rng.choice(TITLE_PATTERNS).format(
                 channel=chosen_channels[0].name, subject=subject, place=_place(rng),
                 audience=audience)  # fmt: skip
@@ -239,7 +265,7 @@ def build_catalogue(session: Session, n: int, seed: int = 7) -> dict:
                 "current_revision_number": 1,
             }  # fmt: skip
             entries.append(row)
-            body, body_html = make_body(rng, kind, pool, headings)
+            body, body_html = make_body(rng, kind, subject, pool, headings)
             relevant = [
                 s for s in rng.sample(sectors, rng.randint(0, 2)) if s.id != org["sector_id"]
             ]
@@ -264,7 +290,8 @@ def build_catalogue(session: Session, n: int, seed: int = 7) -> dict:
             if links[key]:
                 session.execute(table.insert(), links[key])
         session.commit()
-    return {"organisations": len(orgs), "paragraphs": len(pool), "lexicon": len(words)}
+    paragraphs = sum(map(len, pool.values()))
+    return {"organisations": len(orgs), "paragraphs": paragraphs, "lexicon": len(words)}
 
 
 FTS_SCHEMA = (

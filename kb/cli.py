@@ -8,6 +8,7 @@ revision`` wrap Alembic.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -115,7 +116,12 @@ def _bring_index_up_to_date() -> None:
 
 @click.command("reindex")
 @with_appcontext
-@click.option("--procs", default=1, show_default=True, help="Worker processes for the build.")
+@click.option(
+    "--procs",
+    default=min(2, os.cpu_count() or 1),
+    show_default="2, or 1 on a one-core machine",
+    help="Processes indexing in parallel.",
+)
 def reindex_command(procs: int) -> None:
     """Rebuild the search index from the database in a new folder and swap it in atomically;
     searches keep being answered meanwhile."""
