@@ -125,6 +125,8 @@ FOCUS_STATE = """() => {
 
 def tab_through(page) -> tuple[int, set, list]:
     """Press Tab through the page: (focusable count, ids reached, states without visible focus)."""
+    # Until the stylesheet has loaded, focus shows only the browser's thin default ring.
+    page.wait_for_load_state("load")
     total = page.evaluate(LABEL_FOCUSABLES)
     reached, invisible, previous = set(), [], None
     for _ in range(total + 20):
