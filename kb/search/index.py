@@ -30,7 +30,7 @@ from whoosh.searching import Searcher
 from kb.db import utcnow
 from kb.models import SearchChange
 from kb.search.documents import all_entry_ids, iter_documents, load_documents
-from kb.search.schema import SCHEMA_VERSION, build_schema
+from kb.search.schema import SCHEMA_VERSION, SORTABLE_FIELDS, TEXT_FIELDS, build_schema
 
 STATE_FILE = "span-state.json"
 CURRENT = "current"
@@ -130,7 +130,7 @@ class SearchIndex:
                 if current is not None:
                     current.retired = True
                     current.close_if_unused()
-                searcher = index.searcher()
+                searcher = _opened(index)
                 live = {r.segment().segment_id() for r, _offset in searcher.reader().leaf_readers()}
                 for key in [k for k in self._segment_cache if k[0] not in live]:
                     del self._segment_cache[key]
@@ -349,6 +349,29 @@ class RebuildReport:
     documents: int
     seconds: float
     folder: Path
+
+
+def _opened(index) -> Searcher:
+    """A searcher with every file it reads later already open. Whoosh opens a segment's
+    column files lazily; once a merge deletes them, a searcher that had not opened them yet
+    fails. Open files stay readable after deletion, so open them now (and if a merge won the
+    race, start again on the merged index)."""
+    for attempt in range(3):
+        searcher = index.searcher()
+        try:
+            for leaf, _offset in searcher.reader().leaf_readers():
+                if leaf.doc_count_all():
+                    leaf.stored_fields(0)
+                    for name in TEXT_FIELDS:
+                        leaf.doc_field_length(0, name)
+                for name in SORTABLE_FIELDS:
+                    leaf.column_reader(name)
+            return searcher
+        except (OSError, TypeError):
+            searcher.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 @contextmanager

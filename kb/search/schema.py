@@ -33,6 +33,7 @@ KEYWORD_FIELDS = (
     "outcome",
     "status",
 )
+SORTABLE_FIELDS = ("created", "updated", "borrow_count")
 FACETS = ("sector", "channel", "topic", "kind", "organisation")
 
 
