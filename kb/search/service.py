@@ -335,7 +335,11 @@ def suggest(snapshot: Snapshot, text: str, synonyms: Synonyms) -> str | None:
         # away before two ("podcst" is "podcast", not the commoner "post").
         found = []
         for distance in (1, 2):
-            found = snapshot.searcher.suggest("spelling", folded, limit=1, maxdist=distance)
+            # prefix=1: people rarely mistype the first letter, and without it Whoosh
+            # compares against the whole vocabulary once the index has several segments.
+            found = snapshot.searcher.suggest(
+                "spelling", folded, limit=1, maxdist=distance, prefix=1
+            )
             if found:
                 break
         if found and found[0] != folded:
