@@ -141,3 +141,14 @@ def tab_through(page) -> tuple[int, set, list]:
         if not state["visible"] or state["id"] is None:
             invisible.append(state)
     return total, reached, invisible
+
+
+def violations_at_every_width(page) -> list[str]:
+    """axe-core violations on the page as it is, at each of WIDTHS (the layout reflows in
+    place, so a state reached once is checked at every width)."""
+    found = []
+    for width in WIDTHS.values():
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("innerWidth") == width
+        found += [f"{width}px {v}" for v in axe_violations(page)]
+    return found

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from kb.accounts.demo import ADMIN_EMAIL
 from kb.db import db
 from kb.models import Organisation
-from tests.browser.conftest import WIDTHS, Live, axe_violations, serve
+from tests.browser.conftest import WIDTHS, Live, serve, violations_at_every_width
 from tests.browser.test_editing import open_page, sign_in
 
 ORG = "strathbeck-council"
@@ -79,11 +79,7 @@ STATES: dict[str, Callable] = {
 def test_axe_reports_no_violations(browser, live, state):
     context, page = open_page(browser, WIDTHS["desktop"])
     STATES[state](page, live)
-    found = []
-    for width in WIDTHS.values():
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("innerWidth") == width
-        found += [f"{width}px {v}" for v in axe_violations(page)]
+    found = violations_at_every_width(page)
     context.close()
     assert found == [], f"{state}:\n" + "\n".join(found)
 

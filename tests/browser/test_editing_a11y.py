@@ -19,9 +19,9 @@ from tests.browser.conftest import (
     FOCUS_STATE,
     WIDTHS,
     Live,
-    axe_violations,
     serve,
     tab_through,
+    violations_at_every_width,
 )
 from tests.browser.test_editing import (
     EDITOR,
@@ -175,11 +175,7 @@ def test_axe_reports_no_violations(browser, site, state):
     """Each state is reached once, then checked at each width (the layout reflows in place)."""
     context, page = open_page(browser, WIDTHS["desktop"])
     STATES[state](page, site.live, site.slug)
-    found = []
-    for width in WIDTHS.values():
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("innerWidth") == width
-        found += [f"{width}px {v}" for v in axe_violations(page)]
+    found = violations_at_every_width(page)
     context.close()
     assert found == [], f"{state}:\n" + "\n".join(found)
 

@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import FOCUS_STATE, WIDTHS, Live, axe_violations, serve, tab_through
+from tests.browser.conftest import (
+    FOCUS_STATE,
+    WIDTHS,
+    Live,
+    serve,
+    tab_through,
+    violations_at_every_width,
+)
 from tests.browser.test_editing import open_page, sign_in
 from tests.browser.test_search import (
     DUPLICATE,
@@ -96,11 +103,7 @@ def test_axe_reports_no_violations(browser, live, state):
     """Each state is reached once, then checked at each width (the layout reflows in place)."""
     context, page = open_page(browser, WIDTHS["desktop"])
     STATES[state](page, live)
-    found = []
-    for width in WIDTHS.values():
-        page.set_viewport_size({"width": width, "height": 900})
-        assert page.evaluate("innerWidth") == width
-        found += [f"{width}px {v}" for v in axe_violations(page)]
+    found = violations_at_every_width(page)
     context.close()
     assert found == [], f"{state}:\n" + "\n".join(found)
 
