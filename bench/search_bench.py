@@ -199,7 +199,7 @@ def plain_search(app, index, synonyms, case: Case) -> list[str]:
         query = build(synonyms.expand(parse(case.text)), service.Resolver(db.session))
         allowed = service.visible_docs(snapshot, False, None)
         for facet, values in case.selected.items():
-            allowed = allowed & service._docs_with(snapshot, facet, values)
+            allowed = allowed & service.docs_with(snapshot, facet, values)
         return [hit["id"] for hit in snapshot.searcher.search(query, filter=allowed, limit=20)]
 
 

@@ -123,7 +123,7 @@ def _segment_keywords(snapshot: Snapshot, reader, fieldname: str) -> dict[str, f
     return found
 
 
-def _docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set[int]:
+def docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set[int]:
     found = keyword_docs(snapshot, fieldname)
     return set().union(*(found.get(v, frozenset()) for v in values))
 
@@ -131,10 +131,10 @@ def _docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set
 def visible_docs(snapshot: Snapshot, include_archived: bool, drafts_of: str | None) -> set[int]:
     """Published entries, plus archived ones if asked for, plus one organisation's drafts."""
     statuses = [Status.PUBLISHED.value] + ([Status.ARCHIVED.value] if include_archived else [])
-    visible = _docs_with(snapshot, "status", statuses)
+    visible = docs_with(snapshot, "status", statuses)
     if drafts_of:
-        drafts = _docs_with(snapshot, "status", [Status.DRAFT.value])
-        visible |= drafts & _docs_with(snapshot, "organisation", [drafts_of])
+        drafts = docs_with(snapshot, "status", [Status.DRAFT.value])
+        visible |= drafts & docs_with(snapshot, "organisation", [drafts_of])
     return visible
 
 
@@ -192,7 +192,7 @@ def _search(snapshot, index, session, request, synonyms) -> SearchResults:
     matched = set(searcher.docs_for_query(whoosh_query))
     matched &= visible_docs(snapshot, request.include_archived, request.drafts_of)
     chosen = {
-        facet: _docs_with(snapshot, facet, values)
+        facet: docs_with(snapshot, facet, values)
         for facet, values in request.selected.items()
         if values
     }
@@ -310,7 +310,7 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
     matched &= visible_docs(snapshot, False, retry.drafts_of)
     for facet, values in retry.selected.items():
         if values:
-            matched &= _docs_with(snapshot, facet, values)
+            matched &= docs_with(snapshot, facet, values)
     return _hits(session, snapshot, whoosh_query, matched, retry)
 
 

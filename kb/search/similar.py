@@ -15,7 +15,7 @@ from whoosh import query as Q
 from kb.models import Entry, Status
 from kb.search.index import SearchIndex
 from kb.search.query import analyse
-from kb.search.service import _docs_with, load_entries, visible_docs
+from kb.search.service import docs_with, load_entries, visible_docs
 
 KEY_TERMS = 12
 VERY_SIMILAR_TITLE_OVERLAP = 0.75
@@ -85,7 +85,7 @@ def related_across_sectors(
         if built is None:
             return []
         allowed = visible_docs(snapshot, include_archived=False, drafts_of=None)
-        allowed -= _docs_with(snapshot, "origin_sector", [entry.origin_sector.slug])
+        allowed -= docs_with(snapshot, "origin_sector", [entry.origin_sector.slug])
         if docnum is not None:
             allowed.discard(docnum)
         results = searcher.search(built, filter=allowed, limit=limit)
