@@ -33,12 +33,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from kb.accounts import bp as accounts_bp
     from kb.admin import bp as admin_bp
+    from kb.borrowing import bp as borrowing_bp
     from kb.browse import bp as browse_bp
     from kb.entries import bp as entries_bp
     from kb.orgs import bp as orgs_bp
     from kb.search import bp as search_bp
 
-    for blueprint in (browse_bp, search_bp, entries_bp, orgs_bp, accounts_bp, admin_bp):
+    blueprints = (browse_bp, search_bp, entries_bp, borrowing_bp, orgs_bp, accounts_bp, admin_bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     from kb import cli

@@ -44,7 +44,8 @@ def upgrade_database() -> None:
 
 
 def _print_report(report: SeedReport) -> None:
-    for what in ("sectors", "channels", "topics", "organisations", "entries"):
+    for what in ("sectors", "channels", "topics", "organisations", "entries", "adoptions",
+                 "revisions", "requests"):  # fmt: skip
         created, unchanged = report.created.get(what, 0), report.unchanged.get(what, 0)
         if created or unchanged:
             click.echo(f"  {what}: {created} added, {unchanged} already present")

@@ -57,3 +57,32 @@ def attribution(code: str, *, title: str, organisation: str, link: str) -> str:
         )
     licence = LICENCES[code]
     return f"“{title}” by {organisation} ({link}), licensed under {licence.name}."
+
+
+def copy_licences(source_code: str) -> tuple[str, ...]:
+    """The licences an adapted copy of a ``source_code`` entry may carry.
+
+    ShareAlike passes to adaptations unchanged; an "ask first" entry's copy (made with its
+    owners' permission) stays "ask first", since permission to adapt is not permission to
+    relicense. The other open licences let the adapter choose.
+    """
+    if LICENCES[source_code].share_alike or not LICENCES[source_code].adaptable:
+        return (source_code,)
+    return tuple(LICENCES)
+
+
+def adapted_from(code: str, *, title: str, organisation: str, link: str, revision: int) -> str:
+    """The credit an adapted copy gives its source: title, organisation, link, revision and
+    licence, in the wording the source's licence asks for."""
+    source = f"“{title}” (revision {revision}) by {organisation}, {link}"
+    if code == "OGL-UK-3.0":
+        return (
+            "Contains public sector information licensed under the Open Government Licence "
+            f"v3.0. Adapted from {source}."
+        )
+    if code == "ask-first":
+        return f"Adapted from {source}, with the permission of {organisation}."
+    licence = LICENCES[code]
+    return (
+        f"Adapted from {source}, licensed under {licence.name} ({licence.url}). Changes were made."
+    )

@@ -10,13 +10,17 @@ The rules, in the users' words:
 - organisation editors also publish, archive and restore their organisation's entries, open them
   to any member, keep its profile up to date, and approve people who ask to join;
 - site admins do everything, including organisation requests, roles and the taxonomy;
-- archived entries are read-only until restored; nothing is ever deleted through the UI.
+- archived entries are read-only until restored; nothing is ever deleted through the UI;
+- approved members of another organisation borrow (adapt) or adopt published entries; an
+  "ask first" entry needs its owners' permission, which its editors grant; the borrowing
+  organisation's members see and merge changes made to the original after they borrowed it.
 """
 
 from __future__ import annotations
 
 from flask import abort
 
+from kb.licences import LICENCES
 from kb.models import Entry, Organisation, Role, Status
 
 PUBLIC_STATUSES = frozenset({Status.PUBLISHED.value, Status.ARCHIVED.value})
@@ -137,6 +141,62 @@ def can_change_role(user, person, role: Role) -> bool:
 def can_administer(user) -> bool:
     """Organisation requests, roles and the taxonomy."""
     return is_admin(user)
+
+
+def _from_elsewhere(user, entry: Entry) -> bool:
+    """An approved member of an organisation other than the entry's, and it is published."""
+    return (
+        entry.status == Status.PUBLISHED.value
+        and is_active_member(user)
+        and user.organisation_id != entry.organisation_id
+    )
+
+
+def can_borrow(user, entry: Entry, *, granted: bool = False) -> bool:
+    """Adapt ``entry`` as a new entry of the user's organisation. "Ask first" entries need a
+    granted request (``granted``). Members of the owning organisation edit it instead."""
+    return _from_elsewhere(user, entry) and (LICENCES[entry.licence].adaptable or granted)
+
+
+def can_ask_to_borrow(user, entry: Entry) -> bool:
+    """Ask the owners of an "ask first" entry for permission to adapt it."""
+    return _from_elsewhere(user, entry) and not LICENCES[entry.licence].adaptable
+
+
+def can_adopt(user, entry: Entry) -> bool:
+    """Say "we use this as it is" on behalf of the user's organisation."""
+    return _from_elsewhere(user, entry)
+
+
+def can_withdraw_adoption(user, adoption) -> bool:
+    return is_admin(user) or _member_of(user, adoption.organisation_id)
+
+
+def can_decide_borrow_request(user, request) -> bool:
+    """Granting or declining a request to adapt an entry is for the entry's editors."""
+    return request.is_pending and (
+        is_admin(user) or _editor_of(user, request.entry.organisation_id)
+    )
+
+
+def can_see_borrow_requests(user, organisation: Organisation) -> bool:
+    return is_admin(user) or _editor_of(user, organisation.id)
+
+
+def can_see_upstream(user, copy: Entry) -> bool:
+    """Whether "the original has changed since you borrowed it" is shown to ``user``."""
+    return is_admin(user) or _member_of(user, copy.organisation_id)
+
+
+def can_merge_upstream(user, copy: Entry) -> bool:
+    """Merging the original's changes into a copy, or dismissing them, is an edit by the
+    borrowing organisation."""
+    return copy.status != Status.ARCHIVED.value and can_see_upstream(user, copy)
+
+
+def can_see_borrowed(user, organisation: Organisation) -> bool:
+    """The organisation's list of what it has borrowed and adopted, with pending updates."""
+    return is_admin(user) or _member_of(user, organisation.id)
 
 
 def require(allowed: bool) -> None:

@@ -30,11 +30,20 @@ from kb.models import (
     Status,
     Topic,
 )
+from kb.seeding_reuse import (
+    COPY_FIELDS,
+    check_copies,
+    link_copy,
+    load_reuse,
+    read_copy_fields,
+    read_reuse,
+)
 
 TERM_MODELS = {"sectors": Sector, "channels": Channel, "topics": Topic}
 ENTRY_FIELDS = {
     "slug", "kind", "title", "summary", "organisation", "relevant_sectors", "channels", "topics",
     "licence", "evidence_stage", "outcome", "review_by", "created", "updated", "status",
+    *COPY_FIELDS,
 }  # fmt: skip
 ORG_FIELDS = {"slug", "name", "sector", "region", "website", "description", "contact"}
 SLUG_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -177,6 +186,7 @@ class _Catalogue:
     terms: dict[str, list[dict]]
     organisations: list[dict]
     entries: list[dict]
+    reuse: dict
 
 
 def _read_taxonomy(reader: _Reader, path: Path) -> dict[str, list[dict]]:
@@ -286,6 +296,7 @@ def _read_entry(reader: _Reader, path: Path, known: dict[str, set[str]]) -> dict
         reader.fail(path, "updated", "is before created")
     if not body.strip():
         reader.fail(path, "(body)", "is empty")
+    read_copy_fields(reader, path, meta, record)
     return record if len(reader.problems) == before else None
 
 
@@ -318,8 +329,10 @@ def read_catalogue(root: Path) -> _Catalogue:
             reader.fail(path, "slug", f"already used by {seen[record['slug']]}")
         seen[record["slug"]] = path.name
         entries.append(record)
+    entries = check_copies(reader, root, entries)
+    reuse = read_reuse(reader, root / "borrowing.yaml", entries, known["orgs"])
     _raise_problems(reader)
-    return _Catalogue(terms, organisations, entries)
+    return _Catalogue(terms, organisations, entries, reuse)
 
 
 def _at(day: date) -> datetime:
@@ -339,6 +352,7 @@ def load_catalogue(session: Session, root: Path) -> SeedReport:
     terms = _load_terms(session, catalogue.terms, report)
     orgs = _load_organisations(session, catalogue.organisations, terms["sectors"], report)
     _load_entries(session, catalogue.entries, orgs, terms, report)
+    load_reuse(session, catalogue.reuse, report)
     return report
 
 
@@ -371,12 +385,13 @@ def _load_organisations(session, items: list[dict], sectors: dict, report: SeedR
 
 
 def _load_entries(session, items: list[dict], orgs: dict, terms: dict, report: SeedReport):
-    existing = set(session.scalars(select(Entry.slug)))
+    """Create missing entries; ``items`` lists sources before their copies."""
+    entries = {entry.slug: entry for entry in session.scalars(select(Entry))}
     for item in items:
-        report.count("entries", created=item["slug"] not in existing)
-        if item["slug"] in existing:
+        report.count("entries", created=item["slug"] not in entries)
+        if item["slug"] in entries:
             continue
-        create_entry(
+        entries[item["slug"]] = create_entry(
             session,
             organisation=orgs[item["organisation"]],
             author=None,
@@ -397,4 +412,6 @@ def _load_entries(session, items: list[dict], orgs: dict, terms: dict, report: S
             created_at=_at(item["created"]),
             updated_at=_at(item["updated"]),
         )
+        if item.get("borrowed_from"):
+            link_copy(session, entries[item["slug"]], item, entries)
     session.flush()

@@ -9,6 +9,7 @@ from sqlalchemy import exists, select
 
 from kb import permissions
 from kb.db import db
+from kb.licences import LICENCES
 from kb.models import Organisation
 
 
@@ -40,7 +41,11 @@ def url_page(number: int) -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _format_date
     app.jinja_env.globals.update(
-        today=_today, url_without=url_without, url_page=url_page, permissions=permissions
+        today=_today,
+        url_without=url_without,
+        url_page=url_page,
+        permissions=permissions,
+        licences=LICENCES,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -59,10 +59,15 @@ def test_catalogue_has_a_table_somewhere():
                for p in ENTRY_FILES)  # fmt: skip
 
 
-def test_each_entry_has_one_revision_with_rendered_html(session):
+def test_each_entry_has_its_revisions_with_rendered_html(session):
+    """One revision each, plus the later revisions ``borrowing.yaml`` adds."""
+    updates = yaml.safe_load((SEED_DIR / "borrowing.yaml").read_text())["updates"]
+    later = {item["entry"]: item["revision"] for item in updates}
+    assert later
     for entry in session.scalars(select(Entry)):
-        assert entry.current_revision_number == 1
-        assert entry.current_revision.body_html.startswith("<")
+        assert entry.current_revision_number == later.get(entry.slug, 1)
+        assert [r.number for r in entry.revisions] == list(range(1, later.get(entry.slug, 1) + 1))
+        assert all(r.body_html.startswith("<") for r in entry.revisions)
         assert entry.current_revision.title == entry.title
 
 

@@ -8,8 +8,7 @@ from sqlalchemy import select
 
 from kb.db import db
 from kb.entries.content import current_content, revision_content
-from kb.entries.describe import describe_detail
-from kb.entries.diffs import detail_changes, word_diff
+from kb.entries.describe import content_changes
 from kb.entries.editing import EditConflict
 from kb.entries.forms import EntryForm
 from kb.entries.merging import merge_content
@@ -49,20 +48,11 @@ def conflict_page(conflict: EditConflict, form: EntryForm):
             kind=Kind(entry.kind),
             organisation=entry.organisation,
             newer=newer if base is not None else [],
-            changes=_changes(meanwhile, theirs) if meanwhile else None,
-            yours_against_current=_changes(theirs, mine),
+            changes=content_changes(meanwhile, theirs) if meanwhile else None,
+            yours_against_current=content_changes(theirs, mine),
             merged=merged,
-            merged_changes=_changes(theirs, merged) if merged else None,
+            merged_changes=content_changes(theirs, merged) if merged else None,
             base=conflict.base if base is not None else None,
         ),
         status,
     )
-
-
-def _changes(old, new) -> dict:
-    return {
-        "title": word_diff(old.title, new.title),
-        "summary": word_diff(old.summary, new.summary),
-        "body": word_diff(old.body, new.body),
-        "details": detail_changes(old.details(), new.details(), describe_detail),
-    }

@@ -7,6 +7,8 @@ from datetime import date
 from sqlalchemy import select
 
 from kb.db import db
+from kb.entries.content import Content
+from kb.entries.diffs import detail_changes, word_diff
 from kb.licences import LICENCES
 from kb.models import Channel, EvidenceStage, Outcome, Sector, Topic
 
@@ -33,3 +35,13 @@ def describe_detail(name: str, value) -> str:
         day = date.fromisoformat(value)
         return f"{day.day} {day:%B %Y}"
     return str(value)
+
+
+def content_changes(old: Content, new: Content) -> dict:
+    """Word diffs of the title, summary and text, and the details that differ, in words."""
+    return {
+        "title": word_diff(old.title, new.title),
+        "summary": word_diff(old.summary, new.summary),
+        "body": word_diff(old.body, new.body),
+        "details": detail_changes(old.details(), new.details(), describe_detail),
+    }

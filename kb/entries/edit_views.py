@@ -7,30 +7,18 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kb import permissions
+from kb.borrowing.services import allowed_licences
 from kb.db import db, utcnow
 from kb.entries import bp
 from kb.entries.conflicts import conflict_page
 from kb.entries.content import BODY_TEMPLATES, Content, current_content
 from kb.entries.editing import EditConflict, new_entry, save_edit, set_status
-from kb.entries.forms import EntryForm
+from kb.entries.forms import EntryForm, entry_form
 from kb.entries.views import load_entry
-from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
+from kb.models import Entry, Kind, Organisation, Status
 from kb.rendering import render_markdown
 from kb.search import get_index
 from kb.search.similar import similar_to_text
-
-
-def entry_form(kind: str, organisations=(), **kwargs) -> EntryForm:
-    """The entry form with its choices filled from the taxonomy."""
-    form = EntryForm(**kwargs)
-    form.kind.data = kind
-    form.fill_choices(
-        sectors=db.session.scalars(select(Sector).order_by(Sector.position)),
-        channels=db.session.scalars(select(Channel).order_by(Channel.position)),
-        topics=db.session.scalars(select(Topic).order_by(Topic.position)),
-        organisations=organisations,
-    )
-    return form
 
 
 def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: int = 200, **extra):
@@ -139,6 +127,7 @@ def edit(slug: str):
     entry = load_entry(slug)
     permissions.require(permissions.can_edit(current_user, entry))
     form = entry_form(entry.kind)
+    form.limit_licences(allowed_licences(db.session, entry))
     if request.method == "GET":
         form.fill(current_content(entry))
         form.base_revision.data = str(entry.current_revision_number)

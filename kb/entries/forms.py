@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import (
     BooleanField,
     DateField,
@@ -15,9 +16,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from kb.db import db
 from kb.entries.content import Content
 from kb.licences import LICENCES
-from kb.models import SUMMARY_MAX, EvidenceStage, Kind, Outcome
+from kb.models import SUMMARY_MAX, Channel, EvidenceStage, Kind, Outcome, Sector, Topic
 
 BODY_MAX = 200_000
 
@@ -99,9 +101,17 @@ class EntryForm(FlaskForm):
         self.outcome.choices = [("", "Not stated")] + [(o.value, o.label) for o in Outcome]
         self.organisation.choices = [(o.slug, o.name) for o in organisations]
 
+    def limit_licences(self, codes) -> None:
+        """Offer only ``codes`` (a copy of a ShareAlike entry keeps its licence)."""
+        self.licence.choices = [(code, LICENCES[code].name) for code in codes]
+
     def validate_licence(self, field) -> None:
+        allowed = {code for code, _name in field.choices or []}
         if field.data not in LICENCES:
             raise ValidationError("Choose a licence from the list")
+        if field.data not in allowed:
+            names = " or ".join(name for _code, name in field.choices)
+            raise ValidationError(f"This entry's licence must be {names}")
 
     def content(self) -> Content:
         """The submitted values as Content. Line endings become \\n; nothing else changes."""
@@ -136,3 +146,16 @@ class EntryForm(FlaskForm):
         """The revision the edit started from, or None if missing or not a number."""
         value = (self.base_revision.data or "").strip()
         return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def entry_form(kind: str, organisations=(), form_class=EntryForm, **kwargs) -> EntryForm:
+    """The entry form (or a subclass) with its choices filled from the taxonomy."""
+    form = form_class(**kwargs)
+    form.kind.data = kind
+    form.fill_choices(
+        sectors=db.session.scalars(select(Sector).order_by(Sector.position)),
+        channels=db.session.scalars(select(Channel).order_by(Channel.position)),
+        topics=db.session.scalars(select(Topic).order_by(Topic.position)),
+        organisations=organisations,
+    )
+    return form

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb import permissions
+from kb.borrowing.panel import entry_panel
 from kb.db import db
 from kb.entries import bp
 from kb.licences import LICENCES, attribution
@@ -52,6 +53,7 @@ def show(slug: str):
         "entries/show.html",
         entry=entry,
         related=_related(entry),
+        reuse=entry_panel(db.session, entry, current_user),
         revision=entry.current_revision,
         licence=LICENCES[entry.licence],
         attribution=attribution(

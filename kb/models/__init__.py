@@ -1,5 +1,6 @@
 """All models, importable from one place so Alembic and the app see the same metadata."""
 
+from kb.models.borrowing import NOTE_MAX, Adoption, Borrow, BorrowRequest, BorrowRequestStatus
 from kb.models.entry import (
     LICENCE_CODES,
     SUMMARY_MAX,
@@ -27,6 +28,11 @@ from kb.models.user import (
 )
 
 __all__ = [
+    "NOTE_MAX",
+    "Adoption",
+    "Borrow",
+    "BorrowRequest",
+    "BorrowRequestStatus",
     "LICENCE_CODES",
     "SUMMARY_MAX",
     "AppendOnlyError",

@@ -1,9 +1,11 @@
 """Recording what the search index must re-read, in the same transaction as the change.
 
 A listener on every SQLAlchemy session notices entries written through the ORM (new or changed
-entries, new revisions, renamed organisations and vocabulary terms) and adds ``SearchChange``
-rows before the flush ends. Writes that bypass the ORM's unit of work (the conditional
-``UPDATE`` in ``entries/editing.py``) call ``record_entry_change`` themselves.
+entries, new revisions, renamed organisations and vocabulary terms, and borrows and adoptions,
+which change their source's reuse count) and adds ``SearchChange`` rows before the flush ends.
+A change to a copy also re-reads its source, whose count depends on the copy's status. Writes
+that bypass the ORM's unit of work (the conditional ``UPDATE`` in ``entries/editing.py``) call
+``record_entry_change`` themselves.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from kb.db import utcnow
 from kb.models import (
+    Adoption,
+    Borrow,
     Channel,
     Entry,
     Organisation,
@@ -38,7 +42,13 @@ def record_entry_change(session: Session, entry_id: int) -> None:
 
 
 def _record(session: Session, entry_ids: Iterable[int]) -> None:
-    ids = sorted(set(entry_ids))
+    ids = set(entry_ids)
+    if ids:
+        # A copy's status decides whether it counts as reuse of its source.
+        ids |= set(
+            session.connection().scalars(select(Borrow.source_id).where(Borrow.entry_id.in_(ids)))
+        )
+    ids = sorted(ids)
     if ids:
         now = utcnow()
         session.connection().execute(
@@ -77,6 +87,10 @@ def _record_changes(session: Session, _context) -> None:
         if isinstance(obj, Entry) and obj.id is not None:
             entry_ids.add(obj.id)
         elif isinstance(obj, Revision) and obj.entry_id is not None:
+            entry_ids.add(obj.entry_id)
+        elif isinstance(obj, Borrow) and obj.source_id is not None:
+            entry_ids.add(obj.source_id)
+        elif isinstance(obj, Adoption) and obj.entry_id is not None:
             entry_ids.add(obj.entry_id)
     _record(session, entry_ids)
     now = literal(utcnow(), SearchChange.recorded_at.type)

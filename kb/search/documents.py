@@ -9,8 +9,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, and_, select
+from sqlalchemy.orm import aliased
 
 from kb.models import (
+    Adoption,
+    Borrow,
     Channel,
     Entry,
     Kind,
@@ -22,9 +25,11 @@ from kb.models import (
     entry_sectors,
     entry_topics,
 )
+from kb.permissions import PUBLIC_STATUSES
 from kb.rendering import text_of_html
 
 BATCH = 500
+ACROSS_SECTORS = "other-sectors"  # the ``reuse`` value of entries borrowed by another sector
 
 
 def _tags(connection: Connection, link, model, column: str, ids: Sequence[int]) -> dict:
@@ -37,6 +42,32 @@ def _tags(connection: Connection, link, model, column: str, ids: Sequence[int]) 
     found: dict[int, list[tuple[str, str]]] = defaultdict(list)
     for entry_id, slug, name in rows:
         found[entry_id].append((slug, name))
+    return found
+
+
+def reuse_counts(connection: Connection, ids: Sequence[int]) -> dict[int, tuple[int, bool]]:
+    """For each of ``ids`` that others reused: (public copies + adoptions, whether any of them
+    is from another sector than the entry's own). Drafts of copies do not count yet."""
+    source, copy = aliased(Entry), aliased(Entry)
+    borrowed = (
+        select(Borrow.source_id, copy.origin_sector_id, source.origin_sector_id)
+        .join(copy, copy.id == Borrow.entry_id)
+        .join(source, source.id == Borrow.source_id)
+        .where(Borrow.source_id.in_(ids), copy.status.in_(PUBLIC_STATUSES))
+    )
+    adopted = (
+        select(Adoption.entry_id, Organisation.sector_id, source.origin_sector_id)
+        .join(Organisation, Organisation.id == Adoption.organisation_id)
+        .join(source, source.id == Adoption.entry_id)
+        .where(Adoption.entry_id.in_(ids))
+    )
+    found: dict[int, tuple[int, bool]] = {}
+    for entry_id, borrower_sector, own_sector in [
+        *connection.execute(borrowed),
+        *connection.execute(adopted),
+    ]:
+        count, across = found.get(entry_id, (0, False))
+        found[entry_id] = (count + 1, across or borrower_sector != own_sector)
     return found
 
 
@@ -81,11 +112,13 @@ def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, dict
     sectors = _tags(connection, entry_sectors, Sector, "sector_id", ids)
     channels = _tags(connection, entry_channels, Channel, "channel_id", ids)
     topics = _tags(connection, entry_topics, Topic, "topic_id", ids)
+    reuse = reuse_counts(connection, ids)
     documents = {}
     for row in rows:
         all_sectors = [(row.origin_slug, row.origin_name), *sectors.get(row.id, [])]
         tags = [*all_sectors, *channels.get(row.id, []), *topics.get(row.id, [])]
         body = text_of_html(row.body_html or "")
+        reused, across = reuse.get(row.id, (0, False))
         document = {
             "id": str(row.id),
             "title": row.title,
@@ -103,6 +136,8 @@ def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, dict
             "evidence": row.evidence_stage or "",
             "outcome": row.outcome or "",
             "status": row.status,
+            "reuse": ",".join(["borrowed"] * bool(reused) + [ACROSS_SECTORS] * across),
+            "borrow_count": reused,
             "created": row.created_at.replace(tzinfo=None),
             "updated": row.updated_at.replace(tzinfo=None),
             "revision": row.current_revision_number,

@@ -30,6 +30,7 @@ from whoosh.searching import Searcher
 from kb.db import utcnow
 from kb.models import SearchChange
 from kb.search.documents import all_entry_ids, iter_documents, load_documents
+from kb.search.ranking import ReuseWeighting
 from kb.search.schema import SCHEMA_VERSION, SORTABLE_FIELDS, TEXT_FIELDS, build_schema
 
 STATE_FILE = "span-state.json"
@@ -357,7 +358,7 @@ def _opened(index) -> Searcher:
     fails. Open files stay readable after deletion, so open them now (and if a merge won the
     race, start again on the merged index)."""
     for attempt in range(3):
-        searcher = index.searcher()
+        searcher = index.searcher(weighting=ReuseWeighting())
         try:
             for leaf, _offset in searcher.reader().leaf_readers():
                 if leaf.doc_count_all():

@@ -13,7 +13,7 @@ from whoosh.support.charset import accent_map
 
 # Raise when the schema or what documents hold changes: an index built by an older version is
 # rebuilt on first use instead of being patched.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 TEXT_ANALYZER = StemmingAnalyzer() | CharsetFilter(accent_map)
 SPELLING_ANALYZER = RegexTokenizer(r"[^\W\d_]{3,}") | LowercaseFilter() | CharsetFilter(accent_map)
@@ -32,6 +32,7 @@ KEYWORD_FIELDS = (
     "evidence",
     "outcome",
     "status",
+    "reuse",
 )
 SORTABLE_FIELDS = ("created", "updated", "borrow_count")
 FACETS = ("sector", "channel", "topic", "kind", "organisation")
@@ -62,6 +63,7 @@ def build_schema() -> Schema:
         evidence=ID(),
         outcome=ID(),
         status=ID(stored=True),
+        reuse=_keywords(),
         created=DATETIME(sortable=True),
         updated=DATETIME(sortable=True),
         borrow_count=NUMERIC(sortable=True, stored=True, default=0),

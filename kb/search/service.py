@@ -16,14 +16,22 @@ from functools import reduce
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from whoosh.query import NullQuery
+from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 
 from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
+from kb.search.documents import ACROSS_SECTORS
 from kb.search.highlights import Snippet, configure, snippets, whole
 from kb.search.index import SearchIndex, Snapshot
 from kb.search.query import Synonyms, all_words, build, parse
 from kb.search.schema import FACETS, SPELLING_ANALYZER
 
-SORTS = {"relevance": "Relevance", "newest": "Newest first"}
+SORTS = {"relevance": "Relevance", "newest": "Newest first", "most-borrowed": "Most borrowed"}
+SORT_OPTIONS = {
+    "newest": {"sortedby": "created", "reverse": True},
+    "most-borrowed": {
+        "sortedby": MultiFacet([FieldFacet("borrow_count", reverse=True), ScoreFacet()])
+    },
+}
 FACET_LABELS = {
     "sector": "Sector", "channel": "Channel", "topic": "Topic", "kind": "Kind",
     "organisation": "Organisation",
@@ -40,6 +48,7 @@ class SearchRequest:
     per_page: int = 20
     include_archived: bool = False
     drafts_of: str | None = None  # organisation slug whose drafts may be shown
+    borrowed_across: bool = False  # only entries borrowed or adopted by another sector
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,7 @@ class SearchResults:
 
     @property
     def filtered(self) -> bool:
-        return any(self.request.selected.values())
+        return any(self.request.selected.values()) or self.request.borrowed_across
 
 
 # -- what is cached per searcher ------------------------------------------------------------
@@ -196,6 +205,8 @@ def _search(snapshot, index, session, request, synonyms) -> SearchResults:
         for facet, values in request.selected.items()
         if values
     }
+    if request.borrowed_across:
+        chosen["reuse"] = docs_with(snapshot, "reuse", [ACROSS_SECTORS])
     final = reduce(set.intersection, chosen.values(), matched)
     facets = _facets(session, snapshot, matched, chosen, request)
     hits = _hits(session, snapshot, _cheapest(snapshot, whoosh_query, first_tier, final, request),
@@ -258,7 +269,7 @@ def _hits(session, snapshot, whoosh_query, final: set[int], request: SearchReque
     if not final:
         return []
     start = (request.page - 1) * request.per_page
-    options = {"sortedby": "created", "reverse": True} if request.sort == "newest" else {}
+    options = SORT_OPTIONS.get(request.sort, {})
     results = snapshot.searcher.search(
         whoosh_query, filter=final, limit=start + request.per_page, optimize=True, **options
     )
@@ -301,7 +312,7 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
     if suggestion:
         retry = SearchRequest(suggestion, request.selected, per_page=5,
                               drafts_of=request.drafts_of)  # fmt: skip
-    elif any(request.selected.values()):
+    elif any(request.selected.values()) or request.borrowed_across:
         retry = SearchRequest(request.text, per_page=5, drafts_of=request.drafts_of)
     else:
         return []

@@ -13,6 +13,7 @@ from kb import permissions
 from kb.db import db
 from kb.models import Kind, Organisation
 from kb.search import bp, get_index, get_synonyms
+from kb.search.documents import ACROSS_SECTORS
 from kb.search.service import FACET_LABELS, SORTS, TERM_MODELS, SearchRequest, search
 from kb.search.similar import similar_to_text
 
@@ -44,7 +45,8 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
         abort(404)
     sort = args.get("sort") or "relevance"
     page = args.get("page", "1")
-    if sort not in SORTS or not PAGE_NUMBER.fullmatch(page):
+    borrowed = args.get("borrowed", "")
+    if sort not in SORTS or not PAGE_NUMBER.fullmatch(page) or borrowed not in {"", ACROSS_SECTORS}:
         abort(404)
     drafts = permissions.drafts_in_search(user)
     return (
@@ -55,6 +57,7 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
             page=int(page),
             per_page=current_app.config["SEARCH_RESULTS_PER_PAGE"],
             include_archived=args.get("archived") == "1",
+            borrowed_across=borrowed == ACROSS_SECTORS,
             drafts_of=drafts.slug if drafts else None,
         ),
         shortened,
