@@ -15,6 +15,7 @@ from sqlalchemy import select
 from werkzeug.routing import Map, Rule
 
 from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
+from kb.borrowing.services import adopt, ask_to_borrow, borrow
 from kb.db import Base, db, utcnow
 from kb.entries.content import current_content
 from kb.entries.editing import save_edit
@@ -39,7 +40,17 @@ ARGUMENTS = {
     ("admin", "request_id"): "request",
     ("admin", "kind"): "term_kind",
     ("admin", "slug"): "term",
+    ("borrowing", "request_id"): "borrow_request",
+    ("borrowing.borrow_entry", "slug"): "entry",
+    ("borrowing.adopt_entry", "slug"): "entry",
+    ("borrowing.withdraw", "slug"): "adopted_entry",
+    ("borrowing.ask", "slug"): "ask_first_entry",
+    ("borrowing.merge", "slug"): "copy",
+    ("borrowing.dismiss", "slug"): "copy",
 }
+# Borrowing is done by members of another organisation than the owner's; the admins making
+# those requests belong to this one.
+BORROWER = "harrowdale-constabulary"
 # The state an entry must be in for these routes to succeed (published for the others).
 ENTRY_STATUS = {"entries.publish": "draft", "entries.restore": "archived"}
 ENTRY_FORM = {
@@ -71,6 +82,15 @@ def form_data(endpoint: str, email: str, password: str) -> dict:
         "admin.new_term": {"name": "Carrier pigeons"},
         "admin.edit_term": {"name": "Renamed channel"},
         "orgs.edit": {"name": "Renamed organisation"},
+        "borrowing.borrow_entry": {
+            "kind": "guidance",
+            "source_revision": "2",
+            "note": "Adapted for us.",
+            **ENTRY_FORM,
+            "action": "draft",
+        },
+        "borrowing.merge": {"base_revision": "1", "upstream_revision": "2", **ENTRY_FORM},
+        "borrowing.ask": {"message": "May we adapt this?"},
     }.get(endpoint, {})
 
 
@@ -91,7 +111,7 @@ def url_values(rule: Rule, known: dict) -> dict:
     blueprint = rule.endpoint.partition(".")[0]
     values = {}
     for name in sorted(rule.arguments):
-        key = ARGUMENTS.get((blueprint, name))
+        key = ARGUMENTS.get((rule.endpoint, name), ARGUMENTS.get((blueprint, name)))
         if key is None:
             pytest.fail(
                 f"{rule.rule} ({rule.endpoint}) has the URL argument {name!r}, which "
@@ -119,6 +139,7 @@ def real_values(app, entry_status: str = "published") -> dict:
         )
         session.add(request)
         member = session.scalar(select(User).where(User.email == f"member@{ORGANISATION}.example"))
+        borrowing = _borrowing_values(session, organisation, entry)
         values = {
             "entry": entry.slug,
             "revision": 1,
@@ -129,7 +150,33 @@ def real_values(app, entry_status: str = "published") -> dict:
             "term": "qr-codes",
         }
         session.commit()
-        return values | {"request": request.id}
+        return values | {"request": request.id} | borrowing
+
+
+def _borrowing_values(session, owner: Organisation, entry: Entry) -> dict:
+    """An "ask first" entry with a pending request, an adoption and a copy of ``entry`` made
+    before its second revision (so the copy has changes to merge), all by ``BORROWER``."""
+    borrower = session.scalar(select(Organisation).where(Organisation.slug == BORROWER))
+    now = utcnow()
+    ask_first = make_entry(session, owner, licence="ask-first")
+    request = ask_to_borrow(
+        session, ask_first, organisation=borrower, user=None, message="Please?", now=now
+    )
+    adopted = make_entry(session, owner)
+    adopt(session, adopted, organisation=borrower, user=None, note="", now=now)
+    source = make_entry(session, owner)
+    copy = borrow(
+        session, source, organisation=borrower, author=None, content=current_content(source),
+        source_revision=1, note="Ours now.", status="published", now=now,
+    )  # fmt: skip
+    content = replace(current_content(source), body="## Context\n\nUpdated upstream.")
+    save_edit(session, source, author=None, content=content, base=1, edit_summary="", now=now)
+    return {
+        "ask_first_entry": ask_first.slug,
+        "borrow_request": request.id,
+        "adopted_entry": adopted.slug,
+        "copy": copy.slug,
+    }
 
 
 @pytest.fixture
@@ -218,7 +265,12 @@ def test_every_route_accepts_a_valid_token(catalogue_app):
     fresh values and an admin of its own (a password change or signing out ends sessions)."""
     routes = state_changing_routes(catalogue_app)
     with catalogue_app.app_context():
-        emails = [make_user(db.session, None, role="admin").email for _ in routes]
+        borrower = db.session.scalar(select(Organisation).where(Organisation.slug == BORROWER))
+        emails = [
+            make_user(db.session, borrower if rule.endpoint.startswith("borrowing.") else None,
+                      role="admin").email
+            for rule, _method in routes
+        ]  # fmt: skip
         db.session.commit()
     outcomes = []
     for (rule, method), email in zip(routes, emails, strict=True):

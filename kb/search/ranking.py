@@ -7,6 +7,8 @@ import math
 
 from whoosh.scoring import BM25F
 
+from kb.search.query import ALL_WORDS_SCORE
+
 REUSE_LIFT = 0.15  # one reuse lifts a score by 15%; three by 30%; seven by 45%
 
 
@@ -27,7 +29,10 @@ class ReuseWeighting(BM25F):
     def final(self, searcher, docnum: int, score: float) -> float:
         if self._lifts is None:
             self._lifts = _lifts(searcher.reader())
-        return score * self._lifts.get(docnum, 1.0)
+        # Lift the relevance within its tier, never the tier's constant: all-words matches
+        # stay above near misses, and scoring the first tier alone ranks it the same way.
+        tier = ALL_WORDS_SCORE if score >= ALL_WORDS_SCORE else 0.0
+        return tier + (score - tier) * self._lifts.get(docnum, 1.0)
 
 
 def _lifts(reader) -> dict[int, float]:
