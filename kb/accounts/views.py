@@ -13,6 +13,7 @@ from kb import permissions
 from kb.accounts import bp, services, sessions, throttle
 from kb.accounts.forms import NEW_ORGANISATION, LoginForm, NameForm, PasswordForm, RegisterForm
 from kb.accounts.passwords import check_password, hash_password
+from kb.borrowing.lineage import waiting_for
 from kb.db import db, utcnow
 from kb.entries.queries import organisation_drafts
 from kb.models import Organisation, Sector, User
@@ -147,9 +148,10 @@ def logout():
 
 def _account_page(name_form=None, password_form=None, status=200):
     user = current_user
-    drafts = []
+    drafts, waiting = [], None
     if permissions.is_active_member(user):
         drafts = organisation_drafts(db.session, user.organisation_id)
+        waiting = waiting_for(db.session, user.organisation)
     return (
         render_template(
             "accounts/account.html",
@@ -157,6 +159,7 @@ def _account_page(name_form=None, password_form=None, status=200):
             password_form=password_form or PasswordForm(user=user, formdata=None),
             request_pending=services.pending_request(db.session, user),
             drafts=drafts,
+            waiting=waiting,
         ),
         status,
     )

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from kb.models import Adoption, Borrow, Entry, Organisation, Sector
+from kb.models import (
+    Adoption,
+    Borrow,
+    BorrowRequest,
+    BorrowRequestStatus,
+    Entry,
+    Organisation,
+    Sector,
+)
 from kb.permissions import PUBLIC_STATUSES
 
 MAX_GENERATIONS = 50  # a guard: copies are always newer than their sources, so no cycles
@@ -218,3 +226,37 @@ def most_borrowed(session: Session, limit: int = 10) -> list[MostBorrowed]:
     ]
     ranked.sort(key=lambda item: (-item.total, item.entry.title.lower()))
     return ranked[:limit]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What waits for an organisation: requests to borrow its entries, and copies whose
+    originals changed since (and nobody dismissed it)."""
+
+    requests: int
+    updates: int
+
+
+def waiting_for(session: Session, organisation: Organisation) -> Waiting:
+    requests = session.scalar(
+        select(func.count())
+        .select_from(BorrowRequest)
+        .join(Entry, Entry.id == BorrowRequest.entry_id)
+        .where(
+            Entry.organisation_id == organisation.id,
+            BorrowRequest.status == BorrowRequestStatus.PENDING.value,
+        )
+    )
+    source, copy = aliased(Entry), aliased(Entry)
+    updates = session.scalar(
+        select(func.count())
+        .select_from(Borrow)
+        .join(copy, copy.id == Borrow.entry_id)
+        .join(source, source.id == Borrow.source_id)
+        .where(
+            copy.organisation_id == organisation.id,
+            source.current_revision_number > Borrow.source_revision,
+            source.current_revision_number > func.coalesce(Borrow.dismissed_revision, 0),
+        )
+    )
+    return Waiting(requests or 0, updates or 0)
