@@ -13,7 +13,8 @@ from kb.borrowing.services import BorrowRefused, ask_to_borrow, decide_request, 
 from kb.borrowing.services import pending_request as find_pending
 from kb.db import db, utcnow
 from kb.entries.views import load_entry
-from kb.models import BorrowRequest, BorrowRequestStatus, Entry, Organisation
+from kb.models import BorrowRequest, BorrowRequestStatus, Entry
+from kb.orgs.lookup import load_organisation
 
 
 @bp.route("/entries/<slug>/ask", methods=["GET", "POST"])
@@ -57,9 +58,7 @@ def ask(slug: str):
 @bp.get("/orgs/<slug>/borrow-requests")
 @login_required
 def requests(slug: str):
-    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if organisation is None:
-        abort(404)
+    organisation = load_organisation(slug)
     permissions.require(permissions.can_see_borrow_requests(current_user, organisation))
     pending_first = case((BorrowRequest.status == BorrowRequestStatus.PENDING.value, 0), else_=1)
     found = db.session.scalars(

@@ -28,25 +28,24 @@ class BorrowRefused(Exception):
     """The licence or the state of things does not allow this; the message says why."""
 
 
-def granted_request(session: Session, source: Entry, organisation: Organisation):
-    """The organisation's granted request to adapt ``source``, if there is one."""
+def _request(session: Session, source: Entry, organisation: Organisation, status):
     return session.scalar(
         select(BorrowRequest).where(
             BorrowRequest.entry_id == source.id,
             BorrowRequest.organisation_id == organisation.id,
-            BorrowRequest.status == BorrowRequestStatus.GRANTED.value,
+            BorrowRequest.status == status.value,
         )
     )
+
+
+def granted_request(session: Session, source: Entry, organisation: Organisation):
+    """The organisation's granted request to adapt ``source``, if there is one."""
+    return _request(session, source, organisation, BorrowRequestStatus.GRANTED)
 
 
 def pending_request(session: Session, source: Entry, organisation: Organisation):
-    return session.scalar(
-        select(BorrowRequest).where(
-            BorrowRequest.entry_id == source.id,
-            BorrowRequest.organisation_id == organisation.id,
-            BorrowRequest.status == BorrowRequestStatus.PENDING.value,
-        )
-    )
+    """The organisation's request to adapt ``source`` still waiting for an answer."""
+    return _request(session, source, organisation, BorrowRequestStatus.PENDING)
 
 
 def borrowing_content(source: Entry) -> Content:

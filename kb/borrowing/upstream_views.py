@@ -21,7 +21,8 @@ from kb.entries.editing import EditConflict
 from kb.entries.forms import entry_form
 from kb.entries.views import load_entry
 from kb.licences import copy_licences
-from kb.models import Adoption, Borrow, Entry, Kind, Organisation
+from kb.models import Adoption, Borrow, Entry, Kind
+from kb.orgs.lookup import load_organisation
 from kb.rendering import render_markdown
 
 
@@ -129,9 +130,7 @@ def dismiss(slug: str):
 @bp.get("/orgs/<slug>/borrowed")
 @login_required
 def borrowed(slug: str):
-    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if organisation is None:
-        abort(404)
+    organisation = load_organisation(slug)
     permissions.require(permissions.can_see_borrowed(current_user, organisation))
     copies = db.session.scalars(
         select(Borrow)

@@ -11,12 +11,11 @@ from kb.accounts import services
 from kb.db import db, utcnow
 from kb.models import Organisation, User
 from kb.orgs import bp
+from kb.orgs.lookup import load_organisation
 
 
 def _organisation(slug: str) -> Organisation:
-    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if organisation is None:
-        abort(404)
+    organisation = load_organisation(slug)
     permissions.require(permissions.can_manage_members(current_user, organisation))
     return organisation
 

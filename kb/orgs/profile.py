@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from kb import permissions
 from kb.db import db
-from kb.models import Organisation
 from kb.orgs import bp
 from kb.orgs.forms import OrganisationForm
+from kb.orgs.lookup import load_organisation
 
 FIELDS = ("name", "region", "website", "contact", "description")
 
@@ -18,9 +17,7 @@ FIELDS = ("name", "region", "website", "contact", "description")
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 @login_required
 def edit(slug: str):
-    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if organisation is None:
-        abort(404)
+    organisation = load_organisation(slug)
     permissions.require(permissions.can_edit_organisation(current_user, organisation))
     form = OrganisationForm(obj=organisation)
     if not form.validate_on_submit():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import current_app, render_template, request
 from sqlalchemy import select
 
 from kb.db import db
@@ -10,6 +10,7 @@ from kb.entries.listing import load_listing
 from kb.entries.queries import EntryFilter, entries_per_organisation
 from kb.models import Organisation, Sector
 from kb.orgs import bp
+from kb.orgs.lookup import load_organisation
 
 
 @bp.get("")
@@ -23,9 +24,7 @@ def index():
 
 @bp.get("/<slug>")
 def show(slug: str):
-    organisation = db.session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if organisation is None:
-        abort(404)
+    organisation = load_organisation(slug)
     results = load_listing(
         db.session,
         request.args,
