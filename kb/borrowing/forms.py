@@ -8,13 +8,8 @@ from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from kb.borrowing.upstream import has_markers
-from kb.entries.forms import EntryForm
+from kb.entries.forms import EntryForm, revision_number
 from kb.models import NOTE_MAX
-
-
-def _number(field) -> int | None:
-    value = (field.data or "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
 
 
 class BorrowForm(EntryForm):
@@ -28,7 +23,7 @@ class BorrowForm(EntryForm):
 
     def revision(self) -> int | None:
         """The source revision the form was filled from."""
-        return _number(self.source_revision)
+        return revision_number(self.source_revision.data)
 
 
 class MergeForm(EntryForm):
@@ -42,7 +37,7 @@ class MergeForm(EntryForm):
             )
 
     def upstream(self) -> int | None:
-        return _number(self.upstream_revision)
+        return revision_number(self.upstream_revision.data)
 
 
 class AdoptForm(FlaskForm):

@@ -75,6 +75,8 @@ def borrow(
     note: str,
     status: str,
     now: datetime,
+    edit_summary: str = "",
+    open_to_any_member: bool = False,
 ) -> Entry:
     """A new entry of ``organisation`` adapted from revision ``source_revision`` of ``source``.
 
@@ -98,6 +100,9 @@ def borrow(
         raise BorrowRefused("That revision of the original does not exist.")
     if not note.strip():
         raise BorrowRefused("Say what you changed and why.")
+    # The history says where the text came from, then what the person typed (or their note).
+    said = edit_summary.strip() or note.strip()
+    summary = f"Borrowed from “{source.title}” by {source.organisation.name}: {said}"
     copy = new_entry(
         session,
         organisation=organisation,
@@ -105,8 +110,8 @@ def borrow(
         kind=source.kind,
         content=content,
         status=status,
-        open_to_any_member=False,
-        edit_summary=f"Borrowed from “{source.title}” by {source.organisation.name}: {note}"[:300],
+        open_to_any_member=open_to_any_member,
+        edit_summary=summary[:300],
         now=now,
     )
     session.add(
@@ -221,13 +226,10 @@ def merge_update(
     now: datetime,
 ) -> SaveResult:
     """Save the reviewed merge as an ordinary edit of the copy (raising ``EditConflict`` if the
-    copy moved on), then record ``upstream_revision`` as the copy's new base."""
-    if (
-        not borrow_row.source_revision
-        < upstream_revision
-        <= borrow_row.source.current_revision_number
-    ):
-        raise BorrowRefused("These changes have already been merged.")
+    copy moved on, for instance because a colleague merged first), then record
+    ``upstream_revision`` as the copy's new base."""
+    if not 1 <= upstream_revision <= borrow_row.source.current_revision_number:
+        raise BorrowRefused("That revision of the original does not exist.")
     allowed = copy_licences(borrow_row.licence)
     if content.licence not in allowed:
         raise BorrowRefused(f"This copy must carry the {LICENCES[allowed[0]].name} licence.")
@@ -241,7 +243,9 @@ def merge_update(
         or f"Merged changes from the original, up to its revision {upstream_revision}",
         now=now,
     )
-    borrow_row.source_revision = upstream_revision
+    # Someone may have merged a later revision meanwhile (without changing the text); the
+    # base never moves back.
+    borrow_row.source_revision = max(borrow_row.source_revision, upstream_revision)
     borrow_row.dismissed_revision = None
     session.flush()
     return result

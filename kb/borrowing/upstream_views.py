@@ -65,7 +65,10 @@ def _render(copy, borrow, form, proposal, *, status=200, moved_on=False):
 @login_required
 def merge(slug: str):
     copy, borrow = _copy_and_borrow(slug)
-    if borrow.source.current_revision_number <= borrow.source_revision:
+    # A POST goes on even if someone merged meanwhile: its base revision decides, so a late
+    # second merge gets the conflict page with its text instead of losing it.
+    up_to_date = borrow.source.current_revision_number <= borrow.source_revision
+    if request.method == "GET" and up_to_date:
         flash("There is nothing to merge: your copy is up to date with the original.", "info")
         return redirect(url_for("entries.show", slug=copy.slug))
     proposal = proposal_for(db.session, copy, borrow)

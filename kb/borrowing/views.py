@@ -89,6 +89,9 @@ def borrow_entry(slug: str):
             note=form.note.data or "",
             status=(Status.PUBLISHED if publish else Status.DRAFT).value,
             now=utcnow(),
+            edit_summary=form.edit_summary.data or "",
+            open_to_any_member=form.open_to_any_member.data
+            and permissions.can_open_to_any_member(current_user, organisation),
         )
     except BorrowRefused as refusal:
         db.session.rollback()

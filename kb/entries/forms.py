@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import (
@@ -22,6 +24,13 @@ from kb.licences import LICENCES
 from kb.models import SUMMARY_MAX, Channel, EvidenceStage, Kind, Outcome, Sector, Topic
 
 BODY_MAX = 200_000
+REVISION_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only; "²".isdigit() is True
+
+
+def revision_number(value: str | None) -> int | None:
+    """A revision number from a hidden form field, or None if it is missing or not one."""
+    value = (value or "").strip()
+    return int(value) if REVISION_NUMBER.fullmatch(value) else None
 
 
 class TermsField(SelectMultipleField):
@@ -144,8 +153,7 @@ class EntryForm(FlaskForm):
 
     def base(self) -> int | None:
         """The revision the edit started from, or None if missing or not a number."""
-        value = (self.base_revision.data or "").strip()
-        return int(value) if value.isdigit() and len(value) < 10 else None
+        return revision_number(self.base_revision.data)
 
 
 def entry_form(kind: str, organisations=(), form_class=EntryForm, **kwargs) -> EntryForm:

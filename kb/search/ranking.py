@@ -18,21 +18,28 @@ def lift(count: int) -> float:
 
 class ReuseWeighting(BM25F):
     """BM25F, multiplied by ``lift(borrow_count)``. One instance per searcher: the reused
-    documents and their counts are read once, on first use, from that searcher's segments."""
+    documents and their counts are read once per reader, on first use.
+
+    Whoosh calls ``final`` with the whole index's searcher and document numbers when it
+    collects by score, but with one segment's searcher and that segment's numbers when it
+    sorts by score (the "most borrowed" sort's tie-break), so lifts are kept per reader."""
 
     use_final = True
 
     def __init__(self) -> None:
         super().__init__()
-        self._lifts: dict[int, float] | None = None
+        # Keyed by id(): the readers live as long as the searcher that owns this weighting.
+        self._lifts: dict[int, dict[int, float]] = {}
 
     def final(self, searcher, docnum: int, score: float) -> float:
-        if self._lifts is None:
-            self._lifts = _lifts(searcher.reader())
+        reader = searcher.reader()
+        lifts = self._lifts.get(id(reader))
+        if lifts is None:
+            lifts = self._lifts[id(reader)] = _lifts(reader)
         # Lift the relevance within its tier, never the tier's constant: all-words matches
         # stay above near misses, and scoring the first tier alone ranks it the same way.
         tier = ALL_WORDS_SCORE if score >= ALL_WORDS_SCORE else 0.0
-        return tier + (score - tier) * self._lifts.get(docnum, 1.0)
+        return tier + (score - tier) * lifts.get(docnum, 1.0)
 
 
 def _lifts(reader) -> dict[int, float]:
