@@ -184,7 +184,7 @@ def test_home_search_facets_history_and_did_you_mean_by_keyboard(browser, live):
     tab_to(page, ".did-you-mean a")
     page.keyboard.press("Enter")
     wait_for_search(page, q="twitter")
-    expect(results_heading(page)).to_have_text("18 results for “twitter”")
+    expect(results_heading(page)).to_have_text("28 results for “twitter”, page 1 of 2")
     expect(page.locator(".search-results mark").first).to_have_text("Twitter", ignore_case=True)
     context.close()
 
