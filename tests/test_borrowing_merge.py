@@ -160,6 +160,7 @@ def test_a_deletion_against_a_change_keeps_the_change():
         (f"x\n{OURS_MARKER}\ny\n", True),
         (f"x\r\n{THEIRS_MARKER}, revision 3\r\n", True),
         ("Heading\n=======\n\ntext <<<<<<< inside a line\n", False),
+        (f"x\n{SEPARATOR}\ny\n", True),
         ("", False),
     ],
 )

@@ -20,7 +20,9 @@ from kb.entries.merging import merge_set, merge_value
 from kb.models import Borrow, Entry, Revision
 
 OURS_MARKER = "<<<<<<< Your copy"
-SEPARATOR = "======="
+# Words after the equals signs keep the line from being a Markdown heading underline, so a
+# separator left in by mistake is caught like the other two markers.
+SEPARATOR = "======= The original's version"
 THEIRS_MARKER = ">>>>>>> The original"
 BORROWED_FIELDS = ("title", "summary", "body", "relevant_sectors", "channels", "topics")
 
@@ -99,7 +101,8 @@ def merge_body(base: str, ours: str, theirs: str, revision: int) -> tuple[str, l
 def has_markers(text: str) -> bool:
     """Whether unresolved conflict markers are still in ``text``."""
     return any(
-        line.startswith((OURS_MARKER, THEIRS_MARKER)) for line in text.replace("\r", "").split("\n")
+        line.startswith((OURS_MARKER, SEPARATOR, THEIRS_MARKER))
+        for line in text.replace("\r", "").split("\n")
     )
 
 

@@ -244,7 +244,7 @@ def resolve_conflicts_by_typing(page) -> int:
               const area = document.activeElement, text = area.value;
               const start = text.indexOf('<<<<<<< Your copy\\n');
               if (start < 0) return null;
-              const middle = text.indexOf('\\n=======\\n', start);
+              const middle = text.indexOf("\\n======= The original's version\\n", start);
               const end = text.indexOf('\\n', text.indexOf('>>>>>>> The original', middle)) + 1;
               area.setSelectionRange(start, end);
               return text.slice(start + '<<<<<<< Your copy\\n'.length, middle + 1);
