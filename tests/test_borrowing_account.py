@@ -1,0 +1,78 @@
+"""What waits for an organisation on its members' account page, and "Borrow it instead" on the
+new-entry form's "similar guidance already exists" warning."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from kb.models import Entry
+from tests.borrowing_support import demo_client, page_text, plain
+
+GLENHARROW = "glenharrow-health-board"  # its copy of the police guidance has a pending update
+WESTSHIRE = "westshire-fire-rescue"  # an "ask first" entry of theirs has a pending request
+
+
+def _waiting(client) -> str:
+    response = client.get("/account")
+    assert response.status_code == 200
+    return plain(page_text(response))
+
+
+def test_members_see_originals_that_changed_until_they_merge_or_dismiss(catalogue_app):
+    editor = demo_client(catalogue_app, GLENHARROW)
+    assert "1 original changed since you borrowed it" in _waiting(editor)
+    assert "/orgs/glenharrow-health-board/borrowed" in editor.get("/account").text
+    dismissed = editor.post(
+        "/entries/glenharrow-staff-posting-openly-at-work/upstream/dismiss",
+        data={"csrf_token": editor.csrf},
+    )
+    assert dismissed.status_code == 302
+    assert "changed since you borrowed" not in _waiting(editor)
+
+
+def test_editors_see_requests_waiting_for_an_answer_and_members_do_not(catalogue_app):
+    editor = demo_client(catalogue_app, WESTSHIRE)
+    assert "Requests to borrow your entries: 1 waiting for an answer" in _waiting(editor)
+    member = demo_client(catalogue_app, WESTSHIRE, role="member")
+    assert "Requests to borrow your entries" not in _waiting(member)
+    asked = editor.get(f"/orgs/{WESTSHIRE}/borrow-requests").text
+    grant = asked.split('action="/borrow-requests/')[1].split('"')[0]
+    assert (
+        editor.post(f"/borrow-requests/{grant}", data={"csrf_token": editor.csrf}).status_code
+        == 302
+    )
+    assert "waiting for an answer" not in _waiting(editor)
+
+
+def test_the_very_similar_warning_offers_to_borrow_the_existing_entry(catalogue_app, store):
+    existing = store.scalar(
+        select(Entry).where(Entry.slug == "choosing-neighbourhood-account-holders")
+    )
+    client = demo_client(catalogue_app, GLENHARROW)
+    response = client.post(
+        "/entries/new?kind=guidance",
+        data={
+            "csrf_token": client.csrf,
+            "kind": "guidance",
+            "title": existing.title,
+            "summary": "Ours.",
+            "body": "## Purpose\n\nOurs.",
+            "channels": ["x-twitter"],
+            "licence": "OGL-UK-3.0",
+            "action": "draft",
+        },
+    )
+    assert response.status_code == 200, plain(response.text)[:1500]
+    assert "Similar guidance already exists" in response.text
+    assert f'href="/entries/{existing.slug}/borrow"' in response.text
+    assert "Borrow it instead" in response.text
+    # Its own organisation is offered no borrowing, only the warning.
+    own = demo_client(catalogue_app, "harrowdale-constabulary")
+    response = own.post(
+        "/entries/new?kind=guidance",
+        data={"csrf_token": own.csrf, "kind": "guidance", "title": existing.title,
+              "summary": "Ours.", "body": "## Purpose\n\nOurs.", "channels": ["x-twitter"],
+              "licence": "OGL-UK-3.0", "action": "draft"},
+    )  # fmt: skip
+    assert "Similar guidance already exists" in response.text
+    assert "Borrow it instead" not in response.text
