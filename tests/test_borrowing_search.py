@@ -7,6 +7,7 @@ Real SQLite file, real Whoosh index on disk, real requests; nothing is mocked.
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 from sqlalchemy import text
@@ -240,3 +241,23 @@ def test_most_borrowed_breaks_ties_by_relevance_on_a_multi_segment_index(catalog
             # Equally borrowed entries have equal lifts, so relevance decides between them.
             same = [slug for slug in relevance if counts[slug] == count]
             assert list(group) == same, (words, count)
+
+
+def test_result_cards_say_how_often_each_entry_was_reused(client, store):
+    """Each card on a results page states its public copies plus adoptions, as SQL counts
+    them; entries nobody reused say nothing."""
+    counts = reuse_by_slug(store)
+    page = client.get("/search", query_string={"sort": "most-borrowed"}).text
+    cards = re.findall(r'<article class="entry-card">(.*?)</article>', page, re.S)
+    assert len(cards) == 20
+    for card in cards:
+        slug = re.search(r'href="/entries/([^"]+)"', card).group(1)
+        said = re.search(r"Borrowed or adopted (once|(\d+) times)", card)
+        expected = counts[slug]
+        if expected == 0:
+            assert said is None, slug
+        else:
+            assert said is not None and int(said.group(2) or 1) == expected, slug
+    assert any(
+        counts[s] > 1 for s in re.findall(r'entry-card-title"><a href="/entries/([^"]+)"', page)
+    )

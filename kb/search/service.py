@@ -56,6 +56,7 @@ class Hit:
     entry: Entry
     title: Snippet | None  # the title with matches marked, if it matched
     snippets: tuple[Snippet, ...]
+    reused: int = 0  # public copies plus adoptions, as indexed
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,8 @@ def _hits(session, snapshot, whoosh_query, final: set[int], request: SearchReque
         entry = entries.get(int(hit["id"]))
         if entry is None or not _still_visible(entry, request):
             continue  # the index lagged behind a change; the database decides
-        hits.append(Hit(entry, whole(hit, "title"), snippets(hit, "body", top=2)))
+        reused = hit.get("borrow_count") or 0
+        hits.append(Hit(entry, whole(hit, "title"), snippets(hit, "body", top=2), reused))
     return hits
 
 
