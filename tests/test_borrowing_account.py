@@ -76,3 +76,19 @@ def test_the_very_similar_warning_offers_to_borrow_the_existing_entry(catalogue_
     )  # fmt: skip
     assert "Similar guidance already exists" in response.text
     assert "Borrow it instead" not in response.text
+
+
+def test_the_asker_is_told_on_the_entry_once_permission_is_granted(catalogue_app):
+    entry = "/entries/westshire-on-call-recruitment-ambassadors"
+    asker = demo_client(catalogue_app, "eastmarch-police")
+    before = plain(asker.get(entry).text)
+    assert "You have asked to borrow this" in before and "permission to adapt" not in before
+    owner = demo_client(catalogue_app, WESTSHIRE)
+    asked = owner.get(f"/orgs/{WESTSHIRE}/borrow-requests").text
+    grant = asked.split('action="/borrow-requests/')[1].split('"')[0]
+    assert (
+        owner.post(f"/borrow-requests/{grant}", data={"csrf_token": owner.csrf}).status_code == 302
+    )
+    after = plain(asker.get(entry).text)
+    assert "has given Eastmarch Police permission to adapt this" in after
+    assert "Borrow this" in after and "You have asked to borrow this" not in after

@@ -54,13 +54,17 @@ class Panel:
     update_changes: dict | None = None
     own_adoption: Adoption | None = None
     own_copies: list[Entry] = field(default_factory=list)
-    own_request: BorrowRequest | None = None
-    granted: bool = False
+    own_request: BorrowRequest | None = None  # pending
+    own_grant: BorrowRequest | None = None  # granted
     requests: list[BorrowRequest] = field(default_factory=list)  # pending, for the owners
 
     @property
     def is_copy(self) -> bool:
         return bool(self.credits)
+
+    @property
+    def granted(self) -> bool:
+        return self.own_grant is not None
 
 
 def entry_panel(session: Session, entry: Entry, user) -> Panel:
@@ -85,7 +89,7 @@ def entry_panel(session: Session, entry: Entry, user) -> Panel:
                 .where(Borrow.source_id == entry.id, Entry.organisation_id == organisation.id)
             )
         )
-        panel.granted = granted_request(session, entry, organisation) is not None
+        panel.own_grant = granted_request(session, entry, organisation)
         panel.own_request = pending_request(session, entry, organisation)
     if permissions.can_see_borrow_requests(user, entry.organisation):
         panel.requests = list(
