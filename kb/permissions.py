@@ -145,11 +145,15 @@ def can_administer(user) -> bool:
 
 def _from_elsewhere(user, entry: Entry) -> bool:
     """An approved member of an organisation other than the entry's, and it is published."""
-    return (
-        entry.status == Status.PUBLISHED.value
-        and is_active_member(user)
-        and user.organisation_id != entry.organisation_id
-    )
+    return entry.status == Status.PUBLISHED.value and borrowing_organisation(user, entry) is not None
+
+
+def borrowing_organisation(user, entry: Entry) -> Organisation | None:
+    """The organisation ``user`` borrows, adopts or asks for ``entry`` on behalf of: theirs,
+    if they are an approved member and it is not the entry's own."""
+    if is_active_member(user) and user.organisation_id != entry.organisation_id:
+        return user.organisation
+    return None
 
 
 def can_borrow(user, entry: Entry, *, granted: bool = False) -> bool:

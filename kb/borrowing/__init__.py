@@ -1,9 +1,19 @@
 """Borrowing: adapting another organisation's entry with credit, adopting it as it is, asking
 first, lineage across generations, and merging the original's later changes into a copy."""
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect
+
+from kb.db import db
 
 bp = Blueprint("borrowing", __name__)
+
+
+def refused(refusal: Exception, to: str):
+    """Undo the request's writes, say why in words, and go back to ``to``."""
+    db.session.rollback()
+    flash(str(refusal), "error")
+    return redirect(to)
+
 
 from kb.borrowing import (  # noqa: E402,F401 - registers routes
     lineage_views,

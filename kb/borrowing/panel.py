@@ -79,8 +79,8 @@ def entry_panel(session: Session, entry: Entry, user) -> Panel:
             base = source_content(session, borrow.source, borrow.source_revision)
             if base is not None:
                 panel.update_changes = content_changes(base, current_content(borrow.source))
-    if permissions.is_active_member(user) and user.organisation_id != entry.organisation_id:
-        organisation = user.organisation
+    organisation = permissions.borrowing_organisation(user, entry)
+    if organisation is not None:
         panel.own_adoption = adoption_by(session, entry, organisation)
         panel.own_copies = list(
             session.scalars(

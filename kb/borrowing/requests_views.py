@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import case, select
 
 from kb import permissions
-from kb.borrowing import bp
+from kb.borrowing import bp, refused
 from kb.borrowing.forms import AskForm
 from kb.borrowing.services import BorrowRefused, ask_to_borrow, decide_request, granted_request
 from kb.borrowing.services import pending_request as find_pending
@@ -41,9 +41,7 @@ def ask(slug: str):
                 now=utcnow(),
             )
         except BorrowRefused as refusal:
-            db.session.rollback()
-            flash(str(refusal), "error")
-            return redirect(url_for("entries.show", slug=entry.slug))
+            return refused(refusal, url_for("entries.show", slug=entry.slug))
         db.session.commit()
         flash(
             f"Your request has been sent to {entry.organisation.name}'s editors. You can "
@@ -82,9 +80,7 @@ def _decide(request_id: int, grant: bool):
     try:
         decide_request(db.session, borrow_request, user=current_user, grant=grant, now=utcnow())
     except BorrowRefused as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-        return redirect(url_for("borrowing.requests", slug=organisation.slug))
+        return refused(refusal, url_for("borrowing.requests", slug=organisation.slug))
     db.session.commit()
     who, title = borrow_request.organisation.name, borrow_request.entry.title
     if grant:

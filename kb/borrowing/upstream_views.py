@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from kb import permissions
-from kb.borrowing import bp
+from kb.borrowing import bp, refused
 from kb.borrowing.forms import MergeForm
 from kb.borrowing.lineage import borrow_of
 from kb.borrowing.services import BorrowRefused, dismiss_update, merge_update
@@ -23,7 +23,6 @@ from kb.entries.views import load_entry
 from kb.licences import copy_licences
 from kb.models import Adoption, Borrow, Entry, Kind
 from kb.orgs.lookup import load_organisation
-from kb.rendering import render_markdown
 
 
 def _copy_and_borrow(slug: str) -> tuple[Entry, Borrow]:
@@ -38,9 +37,7 @@ def _copy_and_borrow(slug: str) -> tuple[Entry, Borrow]:
 def _render(copy, borrow, form, proposal, *, status=200, moved_on=False):
     source = borrow.source
     base = source_content(db.session, source, borrow.source_revision)
-    preview = None
-    if request.form.get("action") == "preview":
-        preview = render_markdown(form.content().body)
+    preview = form.preview() if request.form.get("action") == "preview" else None
     return (
         render_template(
             "borrowing/merge.html",
@@ -108,9 +105,7 @@ def merge(slug: str):
         form.base_revision.data = str(copy.current_revision_number)
         return _render(copy, borrow, form, proposal, status=409, moved_on=True)
     except BorrowRefused as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-        return redirect(url_for("entries.show", slug=copy.slug))
+        return refused(refusal, url_for("entries.show", slug=copy.slug))
     db.session.commit()
     flash(
         "Merged. Your copy now includes the original's changes up to its revision "

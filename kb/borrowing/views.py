@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from kb import permissions
-from kb.borrowing import bp
+from kb.borrowing import bp, refused
 from kb.borrowing.forms import AdoptForm, BorrowForm
 from kb.borrowing.services import (
     BorrowRefused,
@@ -23,13 +23,10 @@ from kb.entries.forms import entry_form
 from kb.entries.views import load_entry
 from kb.licences import LICENCES, adapted_from, copy_licences
 from kb.models import Entry, Kind, Status
-from kb.rendering import render_markdown
 
 
 def _render(form: BorrowForm, source: Entry, *, status: int = 200, refused: str | None = None):
-    preview = None
-    if request.form.get("action") == "preview":
-        preview = render_markdown(form.content().body)
+    preview = form.preview() if request.form.get("action") == "preview" else None
     revision = form.revision() or source.current_revision_number
     return (
         render_template(
@@ -124,9 +121,7 @@ def adopt_entry(slug: str):
             now=utcnow(),
         )
     except BorrowRefused as refusal:
-        db.session.rollback()
-        flash(str(refusal), "error")
-        return redirect(url_for("entries.show", slug=entry.slug))
+        return refused(refusal, url_for("entries.show", slug=entry.slug))
     db.session.commit()
     flash(f"Recorded: {current_user.organisation.name} uses this as it is.", "success")
     return redirect(url_for("entries.show", slug=entry.slug))

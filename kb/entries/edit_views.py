@@ -16,15 +16,12 @@ from kb.entries.editing import EditConflict, new_entry, save_edit, set_status
 from kb.entries.forms import EntryForm, entry_form
 from kb.entries.views import load_entry
 from kb.models import Entry, Kind, Organisation, Status
-from kb.rendering import render_markdown
 from kb.search import get_index
 from kb.search.similar import similar_to_text
 
 
 def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: int = 200, **extra):
-    preview = None
-    if request.form.get("action") == "preview":
-        preview = render_markdown(form.content().body)
+    preview = form.preview() if request.form.get("action") == "preview" else None
     similar = None
     if entry is None and request.form.get("action") == "similar":
         similar = _similar(form)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import (
     BooleanField,
@@ -22,6 +23,7 @@ from kb.db import db
 from kb.entries.content import Content
 from kb.licences import LICENCES
 from kb.models import SUMMARY_MAX, Channel, EvidenceStage, Kind, Outcome, Sector, Topic
+from kb.rendering import render_markdown
 
 BODY_MAX = 200_000
 REVISION_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only; "²".isdigit() is True
@@ -150,6 +152,10 @@ class EntryForm(FlaskForm):
         self.evidence_stage.data = content.evidence_stage or ""
         self.outcome.data = content.outcome or ""
         self.review_by.data = content.review_by
+
+    def preview(self) -> Markup:
+        """The submitted text as it will look once saved (nothing is saved)."""
+        return render_markdown(self.content().body)
 
     def base(self) -> int | None:
         """The revision the edit started from, or None if missing or not a number."""
