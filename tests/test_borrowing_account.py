@@ -1,7 +1,11 @@
-"""What waits for an organisation on its members' account page, and "Borrow it instead" on the
-new-entry form's "similar guidance already exists" warning."""
+"""What waits for an organisation on its members' account page, "Borrow it instead" on the
+new-entry form's "similar guidance already exists" warning, permission granted as the asker
+sees it, and the sector table's shading."""
 
 from __future__ import annotations
+
+import itertools
+import re
 
 from sqlalchemy import select
 
@@ -92,3 +96,19 @@ def test_the_asker_is_told_on_the_entry_once_permission_is_granted(catalogue_app
     after = plain(asker.get(entry).text)
     assert "has given Eastmarch Police permission to adapt this" in after
     assert "Borrow this" in after and "You have asked to borrow this" not in after
+
+
+def test_the_sector_table_shades_each_cell_by_its_count(client):
+    """The heat map: empty cells unshaded, the busiest cell darkest, more never lighter; the
+    number is always written in the cell too, so colour is never the only signal."""
+    page = client.get("/borrowing").text
+    cells = [
+        (int(shade), re.sub(r"<[^>]+>", " ", body).split()[0])
+        for shade, body in re.findall(r'<td class="heat-(\d)[^"]*">(.*?)</td>', page, re.S)
+    ]
+    assert len(cells) == 8 * 8
+    counts = [(shade, int(number)) for shade, number in cells]
+    assert all((shade == 0) == (count == 0) for shade, count in counts)
+    assert max(counts, key=lambda pair: pair[1])[0] == 4
+    ordered = sorted(counts, key=lambda pair: pair[1])
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(ordered))
