@@ -145,7 +145,8 @@ def can_administer(user) -> bool:
 
 def _from_elsewhere(user, entry: Entry) -> bool:
     """An approved member of an organisation other than the entry's, and it is published."""
-    return entry.status == Status.PUBLISHED.value and borrowing_organisation(user, entry) is not None
+    published = entry.status == Status.PUBLISHED.value
+    return published and borrowing_organisation(user, entry) is not None
 
 
 def borrowing_organisation(user, entry: Entry) -> Organisation | None:
