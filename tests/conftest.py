@@ -23,6 +23,7 @@ from kb.db import db, utcnow
 from kb.search import get_index
 from kb.search.index import close_all
 from kb.seeding import load_catalogue, load_taxonomy
+from tests import postgres
 from tests.editor_support import add_user
 from tests.factories import make_organisation
 
@@ -125,6 +126,74 @@ def catalogue_app(catalogue_db, tmp_path) -> Iterator[Flask]:
 def _dispose(app: Flask) -> None:
     with app.app_context():
         db.engine.dispose()
+
+
+# PostgreSQL: a throwaway cluster per test session, template databases made as above, and a
+# database copied from a template per test (CREATE DATABASE ... TEMPLATE).
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[postgres.Cluster]:
+    binaries = postgres.server_binaries()
+    if binaries is None:
+        message = "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)"
+        if postgres.REQUIRED:
+            pytest.fail(message + " and KB_REQUIRE_POSTGRES=1")
+        pytest.skip(message)
+    cluster = postgres.Cluster(binaries).start()
+    yield cluster
+    cluster.stop()
+
+
+def _postgres_template(cluster: postgres.Cluster, tmp_path_factory, name: str, loader) -> Path:
+    """Like ``_template``: a migrated, loaded PostgreSQL database named ``name`` and a folder
+    holding its search index."""
+    folder = tmp_path_factory.mktemp(f"pg-{name}")
+    app = make_app(folder, folder / "unused.sqlite", DATABASE_URL=cluster.create_database(name))
+    with app.app_context():
+        upgrade_database()
+        loader(db.session, SEED_DIR)
+        db.session.commit()
+        get_index().catch_up()
+        db.engine.dispose()
+    close_all()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_taxonomy(postgres_cluster, tmp_path_factory) -> Path:
+    return _postgres_template(postgres_cluster, tmp_path_factory, "template_taxonomy",
+                              load_taxonomy)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def postgres_catalogue(postgres_cluster, tmp_path_factory) -> Path:
+    return _postgres_template(postgres_cluster, tmp_path_factory, "template_catalogue",
+                              _catalogue_with_demo_accounts)  # fmt: skip
+
+
+def _postgres_app(cluster: postgres.Cluster, template: str, folder: Path, tmp_path: Path):
+    name = f"test_{tmp_path.name.lower()}"[:60]
+    url = cluster.create_database(name, template=template)
+    shutil.copytree(folder / "search", tmp_path / "instance" / "search", symlinks=True)
+    app = make_app(tmp_path / "instance", tmp_path / "unused.sqlite", DATABASE_URL=url)
+    yield app
+    close_all()
+    _dispose(app)
+    cluster.drop_database(name)
+
+
+@pytest.fixture
+def postgres_app(postgres_cluster, postgres_taxonomy, tmp_path) -> Iterator[Flask]:
+    """Like ``app``, on a fresh PostgreSQL database."""
+    yield from _postgres_app(postgres_cluster, "template_taxonomy", postgres_taxonomy, tmp_path)
+
+
+@pytest.fixture
+def postgres_catalogue_app(postgres_cluster, postgres_catalogue, tmp_path) -> Iterator[Flask]:
+    """Like ``catalogue_app``, on a fresh PostgreSQL database."""
+    yield from _postgres_app(postgres_cluster, "template_catalogue", postgres_catalogue,
+                             tmp_path)  # fmt: skip
 
 
 @pytest.fixture
