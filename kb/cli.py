@@ -22,8 +22,9 @@ from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts, demo_accounts
 from kb.accounts.passwords import hash_password, password_problems
 from kb.db import db, utcnow
 from kb.models import Entry, Organisation, Role, User
-from kb.search import get_index
-from kb.search.index import check as check_index
+from kb.search import SearchUnavailable, get_index
+from kb.search.check import check as check_index
+from kb.search.sync import replicas as search_replicas
 from kb.seeding import SeedError, SeedReport, load_catalogue, load_taxonomy
 
 
@@ -106,12 +107,10 @@ def init_command(no_sample: bool, no_demo: bool) -> None:
 
 
 def _bring_index_up_to_date() -> None:
-    index = get_index()
-    if index.exists():
-        applied = index.catch_up(timeout=10)
-        click.echo(f"Search index is up to date ({applied or 0} entries re-read).")
+    report, applied = get_index().ensure()
+    if report is None:
+        click.echo(f"Search index is up to date ({applied} entries re-read).")
     else:
-        report = index.rebuild()
         click.echo(f"Search index built: {report.documents} entries in {report.seconds:.1f} s.")
 
 
@@ -135,29 +134,63 @@ def reindex_command(procs: int) -> None:
 @click.command("index-check")
 @with_appcontext
 def index_check_command() -> None:
-    """Compare the search index with the database; exit 1 if they differ."""
+    """Compare the search index with the database; exit 1 if they differ or it is damaged."""
     drift = check_index(get_index())
     if drift.clean:
         click.echo("Search index matches the database.")
+        _list_replicas()
         return
-    for label, ids in (("missing", drift.missing), ("phantom", drift.phantoms),
-                       ("stale", drift.stale)):  # fmt: skip
+    for problem in drift.damage:
+        click.echo(f"  damaged: {problem}", err=True)
+    findings = [
+        ("missing", drift.missing),
+        ("phantom", drift.phantoms),
+        ("stale", drift.stale),
+        ("duplicated", drift.duplicates),
+        ("in the wrong index (drafts and public apart)", drift.misplaced),
+    ]
+    for label, ids in findings:
         if ids:
             shown = ", ".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else "")
             click.echo(f"  {len(ids)} {label} (entry ids {shown})", err=True)
     if drift.pending:
         click.echo(f"  {drift.pending} changes not yet applied", err=True)
-    click.echo("Search index differs from the database. It catches up on the next search or "
-               "save; 'kb reindex' rebuilds it.", err=True)  # fmt: skip
+    if drift.behind:
+        click.echo("  the change log was pruned past what this index has applied", err=True)
+    if drift.damage or drift.behind:
+        click.echo("Search index must be rebuilt; the running site does that by itself, and "
+                   "'kb reindex' does it now.", err=True)  # fmt: skip
+    else:
+        click.echo("Search index differs from the database. It catches up on the next search "
+                   "or save; 'kb reindex' rebuilds it.", err=True)  # fmt: skip
+    _list_replicas()
     raise click.exceptions.Exit(1)
+
+
+def _list_replicas() -> None:
+    for replica in search_replicas(get_index().engine):
+        click.echo(f"Replica {replica.name} at {replica.location}: applied change "
+                   f"{replica.applied}, seen {replica.seen_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
 
 
 @click.command("optimize")
 @with_appcontext
 def optimize_command() -> None:
-    """Merge the search index into one segment and prune old change-log rows."""
-    pruned = get_index().optimize()
-    click.echo(f"Search index optimised; {pruned} applied change-log rows pruned.")
+    """Merge the search index into one segment and prune change-log rows every live replica
+    has applied."""
+    try:
+        pruned = get_index().optimize()
+    except SearchUnavailable:
+        raise click.ClickException(
+            "The search index cannot be optimised while it is missing or damaged; "
+            "run 'kb reindex' first."
+        ) from None
+    click.echo(f"Search index optimised; {pruned.rows} applied change-log rows pruned.")
+    for replica in pruned.ignored:
+        click.echo(
+            f"Replica {replica.name} at {replica.location} was not seen since "
+            f"{replica.seen_at:%Y-%m-%d}; it will rebuild itself when it returns."
+        )
 
 
 @click.command("seed")

@@ -51,6 +51,12 @@ def load(instance: Path, test_config: dict | None) -> dict:
         # whoever holds it (the change is in the database either way).
         "SEARCH_WRITER_TIMEOUT": 0.5,
         "SEARCH_RESULTS_PER_PAGE": 20,
+        # A missing, damaged or outdated index is rebuilt in a background thread while
+        # searches say "catching up"; the command line rebuilds in the foreground.
+        "SEARCH_REPAIR_IN_BACKGROUND": True,
+        # A replica (an index folder on one host) unseen for this long no longer holds back
+        # pruning of the change log; when it returns it rebuilds itself.
+        "SEARCH_REPLICA_TTL_DAYS": 7,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():

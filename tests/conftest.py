@@ -60,7 +60,7 @@ def _template(tmp_path_factory, name: str, loader) -> Path:
         upgrade_database()
         loader(db.session, SEED_DIR)
         db.session.commit()
-        get_index().catch_up()  # builds the index, as the first use of a new site does
+        get_index().ensure()  # builds the index, as `kb init` does
     _checkpoint(app)
     return database
 
@@ -154,7 +154,7 @@ def _postgres_template(cluster: postgres.Cluster, tmp_path_factory, name: str, l
         upgrade_database()
         loader(db.session, SEED_DIR)
         db.session.commit()
-        get_index().catch_up()
+        get_index().ensure()
         db.engine.dispose()
     close_all()
     return folder

@@ -31,7 +31,8 @@ from kb.db import db, utcnow
 from kb.entries.content import current_content
 from kb.entries.editing import EditConflict, save_edit
 from kb.models import Entry
-from kb.search.index import SearchIndex, check
+from kb.search.check import check
+from kb.search.index import SearchIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 _RESULTS = re.compile(r'<ol class="entry-list search-results".*?</ol>', re.S)
@@ -105,7 +106,7 @@ def edit(session, entry: Entry, *, status: str | None = None, **changes):
 def _hold_lock(root: str, then: str = "cancel") -> None:
     from whoosh import index as whoosh_index
 
-    folder = Path(root) / os.readlink(Path(root) / "current")
+    folder = Path(root) / os.readlink(Path(root) / "current") / "public"
     writer = whoosh_index.open_dir(str(folder)).writer()
     print("locked", flush=True)
     sys.stdin.readline()

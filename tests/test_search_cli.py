@@ -23,9 +23,9 @@ def invoke(app, *args):
 
 
 def live(app):
-    """The live Whoosh index, opened directly (as another tool would)."""
+    """The live public Whoosh index, opened directly (as another tool would)."""
     root = Path(app.config["SEARCH_INDEX_DIR"])
-    return whoosh_index.open_dir(str(SearchIndex(root, None).live_folder()))
+    return whoosh_index.open_dir(str(SearchIndex(root, None).live_folder() / "public"))
 
 
 def entry_ids(app) -> list[int]:
@@ -77,7 +77,8 @@ def test_reindex_rebuilds_and_prints_the_count(catalogue_app):
 
 
 def test_index_check_lists_missing_phantom_and_stale_entries(catalogue_app):
-    assert invoke(catalogue_app, "index-check").output == "Search index matches the database.\n"
+    first = invoke(catalogue_app, "index-check").output.splitlines()[0]
+    assert first == "Search index matches the database."
     missing, stale = entry_ids(catalogue_app)[:2]
     index = live(catalogue_app)
     writer = index.writer()
@@ -94,7 +95,7 @@ def test_index_check_lists_missing_phantom_and_stale_entries(catalogue_app):
     assert f"  1 stale (entry ids {stale})\n" in result.stderr
     assert "not yet applied" not in result.stderr
     assert "Search index differs from the database." in result.stderr
-    assert result.stdout == ""
+    assert result.stdout.startswith("Replica ")  # the registry, for the reader's information
 
     assert invoke(catalogue_app, "reindex").exit_code == 0
     assert invoke(catalogue_app, "index-check").exit_code == 0

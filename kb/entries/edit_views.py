@@ -16,14 +16,15 @@ from kb.entries.editing import EditConflict, new_entry, save_edit, set_status
 from kb.entries.forms import EntryForm, entry_form
 from kb.entries.views import load_entry
 from kb.models import Entry, Kind, Organisation, Status
-from kb.search import get_index
+from kb.search import SearchUnavailable, get_index
 from kb.search.similar import similar_to_text
 
 
 def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: int = 200, **extra):
     preview = form.preview() if request.form.get("action") == "preview" else None
     similar = None
-    if entry is None and request.form.get("action") == "similar":
+    checked = entry is None and request.form.get("action") == "similar"
+    if checked:
         similar = _similar(form)
     return (
         render_template(
@@ -34,6 +35,7 @@ def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: i
             kind=Kind(form.kind.data),
             preview=preview,
             similar=similar,
+            similar_unavailable=checked and similar is None,
             has_errors=any(field.errors for field in form),
             **extra,
         ),
@@ -42,9 +44,13 @@ def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: i
 
 
 def _similar(form: EntryForm):
-    return similar_to_text(
-        get_index(), db.session, title=form.title.data or "", summary=form.summary.data or ""
-    )
+    """Published entries like the form's title and summary; None while search catches up."""
+    try:
+        return similar_to_text(
+            get_index(), db.session, title=form.title.data or "", summary=form.summary.data or ""
+        )
+    except SearchUnavailable:
+        return None
 
 
 def _organisations() -> list[Organisation]:
@@ -79,7 +85,7 @@ def new():
     if publish and not permissions.can_publish_new(current_user, organisation):
         abort(403)
     if not request.form.get("similar_dismissed"):
-        very_similar = [item for item in _similar(form) if item.very_similar]
+        very_similar = [item for item in _similar(form) or [] if item.very_similar]
         if very_similar:
             # Nothing is saved yet; the author reads these, then saves anyway or stops.
             return render_form(

@@ -13,7 +13,7 @@ from kb.db import db
 from kb.entries import bp
 from kb.licences import LICENCES, attribution
 from kb.models import Entry, Status
-from kb.search import get_index
+from kb.search import SearchUnavailable, get_index
 from kb.search.similar import related_across_sectors
 
 
@@ -22,6 +22,8 @@ def _related(entry: Entry) -> list[Entry]:
         return []
     try:
         return related_across_sectors(get_index(), db.session, entry)
+    except SearchUnavailable:
+        return []  # search is catching up; the page is complete without suggestions
     except Exception:  # the entry matters more than its suggestions
         current_app.logger.exception("Related entries failed for %s", entry.slug)
         return []

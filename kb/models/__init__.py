@@ -16,7 +16,7 @@ from kb.models.entry import (
     entry_topics,
 )
 from kb.models.org import Organisation
-from kb.models.search import SearchChange
+from kb.models.search import SearchChange, SearchLogHorizon, SearchReplica
 from kb.models.taxonomy import Channel, Sector, Topic
 from kb.models.user import (
     LoginFailure,
@@ -48,6 +48,8 @@ __all__ = [
     "Revision",
     "Role",
     "SearchChange",
+    "SearchLogHorizon",
+    "SearchReplica",
     "Sector",
     "Status",
     "Topic",

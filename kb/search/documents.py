@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import Connection, and_, select
 from sqlalchemy.orm import aliased
@@ -27,6 +28,7 @@ from kb.models import (
 )
 from kb.permissions import PUBLIC_STATUSES
 from kb.rendering import text_of_html
+from kb.search.folders import DRAFTS, PUBLIC
 
 BATCH = 500
 ACROSS_SECTORS = "other-sectors"  # the ``reuse`` value of entries borrowed by another sector
@@ -78,7 +80,20 @@ def fingerprint(document: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, dict]:
+class Document(NamedTuple):
+    """An entry as the index holds it, and which index holds it: ``public`` for what anyone
+    may find, ``drafts/<organisation id>`` for a draft."""
+
+    place: str
+    drafts_place: str  # its organisation's drafts index, where it is (or was) a draft
+    fields: dict
+
+
+def drafts_place(organisation_id: int) -> str:
+    return f"{DRAFTS}/{organisation_id}"
+
+
+def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, Document]:
     """Index documents for those of ``ids`` that exist, keyed by entry id."""
     if not ids:
         return {}
@@ -95,6 +110,7 @@ def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, dict
             Entry.created_at,
             Entry.updated_at,
             Entry.current_revision_number,
+            Entry.organisation_id,
             Organisation.slug.label("org_slug"),
             Organisation.name.label("org_name"),
             Sector.slug.label("origin_slug"),
@@ -147,7 +163,9 @@ def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, dict
         document["spelling"] = " ".join((row.title, row.summary, document["tags"], row.org_name))
         document["fingerprint"] = fingerprint(document)
         del document["revision"]
-        documents[row.id] = document
+        drafts = drafts_place(row.organisation_id)
+        place = PUBLIC if row.status in PUBLIC_STATUSES else drafts
+        documents[row.id] = Document(place, drafts, document)
     return documents
 
 
@@ -160,7 +178,7 @@ def batches(ids: Sequence[int], size: int = BATCH) -> Iterator[Sequence[int]]:
         yield ids[start : start + size]
 
 
-def iter_documents(connection: Connection, ids: Iterable[int]) -> Iterator[dict]:
+def iter_documents(connection: Connection, ids: Iterable[int]) -> Iterator[Document]:
     """Every document for ``ids``, loaded a batch at a time."""
     for batch in batches(list(ids)):
         yield from load_documents(connection, batch).values()

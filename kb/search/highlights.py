@@ -3,6 +3,8 @@ text and wrap matched pieces in ``<mark>``, which is the only markup search adds
 
 from __future__ import annotations
 
+import functools
+
 from whoosh.highlight import ContextFragmenter, Formatter, WholeFragmenter
 
 Segment = tuple[str, bool]
@@ -29,10 +31,20 @@ class SegmentFormatter(Formatter):
         return tuple(self.format_fragment(f) for f in fragments)
 
 
+# Snippets come from the start of a text: analysing a long body in full for every hit cost
+# more than the rest of the search together.
+SNIPPET_FROM_FIRST_CHARS = 3_000
+
+
 def configure(results) -> None:
     """Snippets of about 200 characters around the matches."""
     results.formatter = SegmentFormatter()
-    results.fragmenter = ContextFragmenter(maxchars=200, surround=60, charlimit=20_000)
+    results.fragmenter = ContextFragmenter(
+        maxchars=200, surround=60, charlimit=SNIPPET_FROM_FIRST_CHARS
+    )
+    # Whoosh works out the query's terms present in the index again for every hit and field
+    # it highlights; they are the same for the whole page.
+    results.query_terms = functools.cache(results.query_terms)
 
 
 def snippets(hit, field: str, top: int) -> tuple[Snippet, ...]:

@@ -21,6 +21,8 @@ from kb.search.schema import TEXT_ANALYZER, TEXT_FIELDS
 
 # Clauses that match every word rank above all near misses.
 ALL_WORDS_SCORE = 1000.0
+# What one query may cost: words, phrases and filters, counting each synonym it expands to.
+MAX_TERMS = 32
 FIELD_ALIASES = {
     "sector": "sector", "sectors": "sector", "channel": "channel", "channels": "channel",
     "topic": "topic", "topics": "topic", "kind": "kind", "type": "kind",
@@ -109,12 +111,38 @@ class Synonyms:
         return out
 
 
+def bounded(clauses: list[Clause], limit: int = MAX_TERMS) -> tuple[list[Clause], bool]:
+    """``clauses`` without repeats, cut once their terms (each synonym counts) pass ``limit``;
+    and whether anything was cut. Keeps the cost of any query small, whatever is typed."""
+    kept: list[Clause] = []
+    terms = 0
+    for clause in dict.fromkeys(clauses):
+        cost = max(1, len(clause.alternatives))
+        if terms + cost > limit:
+            return kept, True
+        kept.append(clause)
+        terms += cost
+    return kept, False
+
+
 def _with_alternatives(clause: Clause, group: tuple[str, ...]) -> Clause:
     return Clause(clause.text, clause.field, clause.phrase, clause.negated, group)
 
 
 def _normal(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+class AnyOf(Q.Or):
+    """Documents matching any of the parts. Whoosh would preload a small index's matches into
+    arrays sized for a large one, which made a long query cost more on a small catalogue than
+    on a big one; a tree of unions costs in proportion to the matches."""
+
+    matcher_type = Q.Or.DEFAULT_MATCHER
+
+
+def any_of(parts: list[Q.Query]) -> Q.Query:
+    return AnyOf(parts)
 
 
 def analyse(text: str) -> list[str]:
@@ -130,13 +158,13 @@ def _text_query(text: str, fields) -> Q.Query | None:
         parts = [Q.Term(f, terms[0]) for f in fields]
     else:
         parts = [Q.Phrase(f, terms) for f in fields]
-    return parts[0] if len(parts) == 1 else Q.Or(parts)
+    return parts[0] if len(parts) == 1 else any_of(parts)
 
 
 def _keyword_query(field: str, value: str, resolve) -> Q.Query:
     values = resolve(field, value) or [value.lower()]
     terms = [Q.Term(field, v) for v in values]
-    return terms[0] if len(terms) == 1 else Q.Or(terms)
+    return terms[0] if len(terms) == 1 else any_of(terms)
 
 
 def clause_query(clause: Clause, resolve) -> Q.Query | None:
@@ -151,7 +179,7 @@ def clause_query(clause: Clause, resolve) -> Q.Query | None:
         keyword = resolve("channel", clause.text)
         if keyword:
             parts.append(_keyword_query("channel", clause.text, resolve))
-        return Q.Or(parts) if parts else None
+        return any_of(parts) if parts else None
     return _text_query(clause.text, fields)
 
 
@@ -176,7 +204,7 @@ def _parts(clauses: list[Clause], resolve):
 def _narrowed(ranked: Q.Query, required: list, excluded: list) -> Q.Query:
     built_query = Q.And([ranked, *required]) if required else ranked
     if excluded:
-        built_query = Q.AndNot(built_query, Q.Or(excluded))
+        built_query = Q.AndNot(built_query, any_of(excluded))
     return built_query
 
 
@@ -185,7 +213,7 @@ def build(clauses: list[Clause], resolve) -> Q.Query:
     field filters, minus the exclusions."""
     free, required, excluded, typed_words = _parts(clauses, resolve)
     if len(free) > 1:
-        ranked = Q.Or([Q.ConstantScoreQuery(Q.And(free), ALL_WORDS_SCORE), Q.Or(free)])
+        ranked = any_of([Q.ConstantScoreQuery(Q.And(free), ALL_WORDS_SCORE), any_of(free)])
     elif free:
         ranked = free[0]
     elif typed_words and not required:

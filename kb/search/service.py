@@ -21,8 +21,9 @@ from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
 from kb.search.documents import ACROSS_SECTORS
 from kb.search.highlights import Snippet, configure, snippets, whole
-from kb.search.index import SearchIndex, Snapshot
-from kb.search.query import Synonyms, all_words, build, parse
+from kb.search.index import SearchIndex
+from kb.search.query import Synonyms, all_words, bounded, build, parse
+from kb.search.readers import Snapshot
 from kb.search.schema import FACETS, SPELLING_ANALYZER
 
 SORTS = {"relevance": "Relevance", "newest": "Newest first", "most-borrowed": "Most borrowed"}
@@ -47,7 +48,7 @@ class SearchRequest:
     page: int = 1
     per_page: int = 20
     include_archived: bool = False
-    drafts_of: str | None = None  # organisation slug whose drafts may be shown
+    drafts_of: int | None = None  # the organisation whose drafts may be shown (its members')
     borrowed_across: bool = False  # only entries borrowed or adopted by another sector
 
 
@@ -76,6 +77,8 @@ class SearchResults:
     total_without_filters: int
     suggestion: str | None = None
     nearest: list[Hit] = field(default_factory=list)
+    shortened: bool = False  # the query had more words than one search may cost
+    generation: tuple = ()  # which state of the index answered
 
     @property
     def pages(self) -> int:
@@ -138,14 +141,11 @@ def docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set[
     return set().union(*(found.get(v, frozenset()) for v in values))
 
 
-def visible_docs(snapshot: Snapshot, include_archived: bool, drafts_of: str | None) -> set[int]:
-    """Published entries, plus archived ones if asked for, plus one organisation's drafts."""
-    statuses = [Status.PUBLISHED.value] + ([Status.ARCHIVED.value] if include_archived else [])
-    visible = docs_with(snapshot, "status", statuses)
-    if drafts_of:
-        drafts = docs_with(snapshot, "status", [Status.DRAFT.value])
-        visible |= drafts & docs_with(snapshot, "organisation", [drafts_of])
-    return visible
+def visible_docs(snapshot: Snapshot, include_archived: bool) -> set[int]:
+    """Published entries, plus archived ones if asked for, plus the drafts in the snapshot,
+    which holds only those of the reader's own organisation (see ``readers.py``)."""
+    statuses = [Status.PUBLISHED.value, Status.DRAFT.value]
+    return docs_with(snapshot, "status", statuses + [Status.ARCHIVED.value] * include_archived)
 
 
 # -- keyword values people type ---------------------------------------------------------------
@@ -187,20 +187,22 @@ class Resolver:
 def search(
     index: SearchIndex, session: Session, request: SearchRequest, synonyms: Synonyms
 ) -> SearchResults:
-    """One page of results for ``request``, with facets, snippets and a spelling suggestion."""
-    with index.reading() as snapshot:
-        return _search(snapshot, index, session, request, synonyms)
+    """One page of results for ``request``, with facets, snippets and a spelling suggestion.
+    Raises ``SearchUnavailable`` while the index is being built or repaired."""
+    return index.read(
+        lambda snapshot: _search(snapshot, session, request, synonyms), request.drafts_of
+    )
 
 
-def _search(snapshot, index, session, request, synonyms) -> SearchResults:
+def _search(snapshot, session, request, synonyms) -> SearchResults:
     searcher = snapshot.searcher
     resolver = Resolver(session)
-    clauses = synonyms.expand(parse(request.text))
+    clauses, shortened = bounded(synonyms.expand(parse(request.text)))
     # Text with nothing searchable in it (punctuation, emoji) matches nothing, like "the".
     whoosh_query = build(clauses, resolver) if clauses or not request.text.strip() else NullQuery
     first_tier = all_words(clauses, resolver)
     matched = set(searcher.docs_for_query(whoosh_query))
-    matched &= visible_docs(snapshot, request.include_archived, request.drafts_of)
+    matched &= visible_docs(snapshot, request.include_archived)
     chosen = {
         facet: docs_with(snapshot, facet, values)
         for facet, values in request.selected.items()
@@ -212,7 +214,8 @@ def _search(snapshot, index, session, request, synonyms) -> SearchResults:
     facets = _facets(session, snapshot, matched, chosen, request)
     hits = _hits(session, snapshot, _cheapest(snapshot, whoosh_query, first_tier, final, request),
                  final, request)  # fmt: skip
-    results = SearchResults(request, hits, len(final), facets, len(matched))
+    results = SearchResults(request, hits, len(final), facets, len(matched), shortened=shortened,
+                            generation=snapshot.generation)  # fmt: skip
     results.suggestion = suggest(snapshot, request.text, synonyms)
     if not final:
         results.nearest = _nearest(snapshot, session, request, synonyms, results.suggestion)
@@ -293,7 +296,7 @@ def _still_visible(entry: Entry, request: SearchRequest) -> bool:
         return True
     if entry.status == Status.ARCHIVED.value:
         return request.include_archived
-    return request.drafts_of is not None and entry.organisation.slug == request.drafts_of
+    return request.drafts_of is not None and entry.organisation_id == request.drafts_of
 
 
 def load_entries(session: Session, ids: Sequence[int]) -> dict[int, Entry]:
@@ -318,9 +321,9 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
         retry = SearchRequest(request.text, per_page=5, drafts_of=request.drafts_of)
     else:
         return []
-    whoosh_query = build(synonyms.expand(parse(retry.text)), Resolver(session))
+    whoosh_query = build(bounded(synonyms.expand(parse(retry.text)))[0], Resolver(session))
     matched = set(snapshot.searcher.docs_for_query(whoosh_query))
-    matched &= visible_docs(snapshot, False, retry.drafts_of)
+    matched &= visible_docs(snapshot, False)
     for facet, values in retry.selected.items():
         if values:
             matched &= docs_with(snapshot, facet, values)
@@ -330,12 +333,14 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
 # -- did you mean ---------------------------------------------------------------------------
 
 _PLAIN_WORD = re.compile(r"(?<![\w:\-\"])([^\W\d_]{3,})(?![\w:])")
+SUGGESTED_WORDS = 6  # unknown words looked up per query: each lookup walks the vocabulary
 
 
 def suggest(snapshot: Snapshot, text: str, synonyms: Synonyms) -> str | None:
     """``text`` with unknown words replaced by the nearest known ones, or None."""
     reader = snapshot.searcher.reader()
     corrections: dict[str, str] = {}
+    looked_up = 0
     outside_quotes = re.sub(r'"[^"]*"?', lambda m: " " * len(m.group()), text)
     for match in _PLAIN_WORD.finditer(outside_quotes):
         word = match.group(1).lower()
@@ -344,6 +349,9 @@ def suggest(snapshot: Snapshot, text: str, synonyms: Synonyms) -> str | None:
             continue
         if reader.doc_frequency("spelling", folded):
             continue
+        looked_up += 1
+        if looked_up > SUGGESTED_WORDS:
+            break
         # Whoosh ranks suggestions by frequency whatever their distance, so look one edit
         # away before two ("podcst" is "podcast", not the commoner "post").
         found = []

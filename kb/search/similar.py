@@ -14,7 +14,7 @@ from whoosh import query as Q
 
 from kb.models import Entry, Status
 from kb.search.index import SearchIndex
-from kb.search.query import analyse
+from kb.search.query import analyse, any_of
 from kb.search.service import docs_with, load_entries, visible_docs
 
 KEY_TERMS = 12
@@ -31,7 +31,7 @@ def _key_terms_query(searcher, text: str) -> Q.Query | None:
     terms = searcher.key_terms_from_text("body", text, numterms=KEY_TERMS)
     if not terms:
         return None
-    return Q.Or(
+    return any_of(
         [
             Q.Term(field, word, boost=weight)
             for word, weight in terms
@@ -54,13 +54,17 @@ def similar_to_text(
     text = f"{title} {title} {summary}".strip()  # the title counts double
     if len(analyse(text)) == 0:
         return []
-    with index.reading() as snapshot:
+
+    def matching(snapshot) -> list[int]:
         built = _key_terms_query(snapshot.searcher, text)
         if built is None:
             return []
-        allowed = visible_docs(snapshot, include_archived=False, drafts_of=None)
-        results = snapshot.searcher.search(built, filter=allowed, limit=limit)
-        ids = [int(hit["id"]) for hit in results]
+        allowed = visible_docs(snapshot, include_archived=False)
+        return [
+            int(hit["id"]) for hit in snapshot.searcher.search(built, filter=allowed, limit=limit)
+        ]
+
+    ids = index.read(matching)
     entries = load_entries(session, ids)
     found = []
     for entry_id in ids:
@@ -75,7 +79,9 @@ def related_across_sectors(
     index: SearchIndex, session: Session, entry: Entry, *, limit: int = 5
 ) -> list[Entry]:
     """Published entries like ``entry`` that come from other sectors."""
-    with index.reading() as snapshot:
+    origin = entry.origin_sector.slug
+
+    def matching(snapshot) -> list[int]:
         searcher = snapshot.searcher
         docnum = searcher.document_number(id=str(entry.id))
         text = f"{entry.title} {entry.title} {entry.summary}"
@@ -84,12 +90,13 @@ def related_across_sectors(
         built = _key_terms_query(searcher, text)
         if built is None:
             return []
-        allowed = visible_docs(snapshot, include_archived=False, drafts_of=None)
-        allowed -= docs_with(snapshot, "origin_sector", [entry.origin_sector.slug])
+        allowed = visible_docs(snapshot, include_archived=False)
+        allowed -= docs_with(snapshot, "origin_sector", [origin])
         if docnum is not None:
             allowed.discard(docnum)
-        results = searcher.search(built, filter=allowed, limit=limit)
-        ids = [int(hit["id"]) for hit in results]
+        return [int(hit["id"]) for hit in searcher.search(built, filter=allowed, limit=limit)]
+
+    ids = index.read(matching)
     entries = load_entries(session, ids)
     return [
         entries[i]

@@ -12,8 +12,9 @@ from werkzeug.datastructures import MultiDict
 from kb import permissions
 from kb.db import db
 from kb.models import Kind, Organisation
-from kb.search import bp, get_index, get_synonyms
+from kb.search import SearchUnavailable, bp, get_index, get_synonyms
 from kb.search.documents import ACROSS_SECTORS
+from kb.search.query import MAX_TERMS
 from kb.search.service import FACET_LABELS, SORTS, TERM_MODELS, SearchRequest, search
 from kb.search.similar import similar_to_text
 
@@ -58,7 +59,7 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
             per_page=current_app.config["SEARCH_RESULTS_PER_PAGE"],
             include_archived=args.get("archived") == "1",
             borrowed_across=borrowed == ACROSS_SECTORS,
-            drafts_of=drafts.slug if drafts else None,
+            drafts_of=drafts.id if drafts else None,
         ),
         shortened,
     )
@@ -74,7 +75,7 @@ def results():
         abort(404)
     return render_template(
         "search/results.html", results=found, search=search_request, sorts=SORTS,
-        shortened=shortened, query_max=QUERY_MAX,
+        shortened=shortened, query_max=QUERY_MAX, max_terms=MAX_TERMS,
     )  # fmt: skip
 
 
@@ -86,5 +87,9 @@ def similar():
     summary = request.args.get("summary", "")[:300]
     index = get_index()
     index.catch_up(timeout=0)
-    found = similar_to_text(index, db.session, title=title, summary=summary)
-    return render_template("search/_similar.html", similar=found, checked=bool(title.strip()))
+    try:
+        found, unavailable = similar_to_text(index, db.session, title=title, summary=summary), False
+    except SearchUnavailable:
+        found, unavailable = [], True
+    return render_template("search/_similar.html", similar=found, checked=bool(title.strip()),
+                           unavailable=unavailable)  # fmt: skip

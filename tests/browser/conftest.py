@@ -65,6 +65,7 @@ def serve(catalogue_db: Path, tmp_path_factory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("live")
     database = folder / "kb.sqlite"
     shutil.copyfile(catalogue_db, database)
+    shutil.copytree(catalogue_db.parent / "search", folder / "search", symlinks=True)
     app = make_app(folder, database)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

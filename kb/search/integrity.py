@@ -1,0 +1,125 @@
+"""Noticing a damaged index before it answers wrongly.
+
+A Whoosh index whose files were overwritten or truncated does not always fail loudly: a
+garbled term table simply stops finding terms, and searches return nothing. So whoever commits
+to an index records the size and CRC-32 of each new file in ``span-manifest.json`` (index files
+never change once written: new segments and tables of contents get new names). Each process
+checks a file's checksum once, and before every search only compares what ``stat`` says with
+what it checked; a file changed since is checked again. A mismatch is damage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import zlib
+from pathlib import Path
+
+from kb.search.folders import DRAFTS, PUBLIC, write_json
+
+MANIFEST = "span-manifest.json"
+
+
+class IndexDamaged(Exception):
+    """An index file is missing, garbled or unreadable; the index must be rebuilt."""
+
+
+def index_dirs(folder: Path) -> list[str]:
+    """Every Whoosh index under ``folder``, relative to it (``public``, ``drafts/7`` ...)."""
+    found = [PUBLIC] if (folder / PUBLIC).is_dir() else []
+    with contextlib.suppress(OSError):
+        found += [f"{DRAFTS}/{name}" for name in sorted(os.listdir(folder / DRAFTS))]
+    return found
+
+
+def _is_index_file(name: str) -> bool:
+    # Segment files are MAIN_<segment>.<ext>, tables of contents _MAIN_<generation>.toc.
+    return name.startswith(("MAIN_", "_MAIN_")) and not name.endswith(("LOCK", ".lock", ".tmp"))
+
+
+def crc_of(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def load_manifest(folder: Path) -> dict[str, dict[str, list[int]]]:
+    """{index dir: {file name: [size, crc]}}; empty if there is none yet."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record(folder: Path) -> None:
+    """Add every new index file under ``folder`` to its manifest and forget deleted ones.
+
+    Called after each commit, by whoever holds the folder's apply lock. A name already in the
+    manifest keeps its first checksum: files never change, so a later difference is damage."""
+    manifest = load_manifest(folder)
+    updated: dict[str, dict[str, list[int]]] = {}
+    for relative in index_dirs(folder):
+        known = manifest.get(relative, {})
+        files = {}
+        for name in sorted(os.listdir(folder / relative)):
+            if not _is_index_file(name):
+                continue
+            path = folder / relative / name
+            files[name] = known.get(name) or [path.stat().st_size, crc_of(path)]
+        updated[relative] = files
+    write_json(folder / MANIFEST, updated)
+
+
+class Verifier:
+    """Checks the files of the indexes a search is about to read; one per process."""
+
+    def __init__(self) -> None:
+        self._checked: dict[Path, tuple[int, int, int]] = {}  # path -> stat when checked
+        self._manifests: dict[Path, tuple[tuple[int, int], dict]] = {}
+        self._lock = threading.Lock()
+
+    def _manifest(self, folder: Path) -> dict:
+        path = folder / MANIFEST
+        try:
+            stat = path.stat()
+        except OSError:
+            return {}
+        key = (stat.st_mtime_ns, stat.st_size)
+        cached = self._manifests.get(folder)
+        if cached is None or cached[0] != key:
+            cached = (key, load_manifest(folder))
+            with self._lock:
+                self._manifests[folder] = cached
+        return cached[1]
+
+    def verify(self, folder: Path, relatives: list[str]) -> None:
+        """Raise ``IndexDamaged`` if a recorded file of these indexes changed. Files deleted
+        since (merged away) are skipped; files not recorded yet (committed a moment ago) are
+        checked on a later search."""
+        manifest = self._manifest(folder)
+        for relative in relatives:
+            for name, (size, crc) in manifest.get(relative, {}).items():
+                path = folder / relative / name
+                try:
+                    stat = os.stat(path)
+                except FileNotFoundError:
+                    continue
+                signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+                if self._checked.get(path) == signature:
+                    continue
+                if stat.st_size != size or crc_of(path) != crc:
+                    raise IndexDamaged(f"{relative}/{name} differs from what was written")
+                with self._lock:
+                    self._checked[path] = signature
+
+    def forget(self, folder: Path) -> None:
+        """Drop what is known about ``folder`` (after it was replaced)."""
+        with self._lock:
+            self._manifests.pop(folder, None)
+            for path in [p for p in self._checked if folder in p.parents]:
+                del self._checked[path]

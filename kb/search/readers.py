@@ -1,0 +1,218 @@
+"""Searchers, one per request at a time.
+
+Whoosh's readers keep a file position per open file, so one searcher read by two threads at
+once answers garbage (wrong terms, failed seeks, "0 results"). Each ``reading()`` therefore
+takes a searcher no other thread is using: an idle one from a small pool if it is of the
+index's current generation, or a freshly opened one (the index is written with
+``compound=False``, so opening costs a directory listing and a few small files).
+
+What is worked out from a generation (keyword postings, merged across segments) is immutable
+and shared by every searcher of that generation; per-segment results are shared across
+generations, since segments never change.
+
+A scope is what one reader may search: the public index alone, or the public index together
+with one organisation's drafts (``drafts_of``), read as one index so that ranking statistics
+and spelling suggestions come from exactly what that reader may see.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from whoosh import index as whoosh_index
+from whoosh.reading import MultiReader
+from whoosh.searching import Searcher
+
+from kb.search.folders import DRAFTS, PUBLIC, drafts_dir, has_index, public_dir
+from kb.search.integrity import Verifier
+from kb.search.ranking import ReuseWeighting
+from kb.search.schema import SORTABLE_FIELDS, build_schema
+
+IDLE_PER_SCOPE = 4
+SCOPES_KEPT = 32
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One searcher, used by one thread, and what is shared about its generation."""
+
+    searcher: Searcher
+    folder: Path
+    generation: tuple  # (folder name, public generation, organisation id, drafts generation)
+    segments: dict  # per-segment results, shared by every generation of the process
+    cache: dict  # per-generation results, shared by every searcher of this generation
+
+
+class Readers:
+    """The searchers of one process, for every scope of the live folder."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._indexes: dict[Path, whoosh_index.FileIndex] = {}
+        self._idle: dict[tuple, list[tuple[tuple, Searcher]]] = {}  # scope -> idle searchers
+        self._caches: dict[tuple, dict] = {}  # generation -> shared cache
+        self._folder: Path | None = None  # the live folder, as last seen
+        self.segments: dict = {}
+        self.verifier = Verifier()
+        self._schema = build_schema()
+
+    def _index(self, path: Path) -> whoosh_index.FileIndex | None:
+        found = self._indexes.get(path)
+        if found is None and has_index(path):
+            found = whoosh_index.open_dir(str(path), schema=self._schema)
+            with self._lock:
+                self._indexes[path] = found
+        return found
+
+    def generation(self, folder: Path, drafts_of: int | None) -> tuple:
+        """The generation a scope would read now (a directory listing per index)."""
+        public = self._index(public_dir(folder))
+        if public is None:
+            raise FileNotFoundError(f"no public index in {folder.name}")
+        drafts = self._index(drafts_dir(folder, drafts_of)) if drafts_of is not None else None
+        return (
+            folder.name,
+            public.latest_generation(),
+            drafts_of if drafts else None,
+            drafts.latest_generation() if drafts else None,
+        )
+
+    @contextmanager
+    def reading(self, folder: Path, drafts_of: int | None = None) -> Iterator[Snapshot]:
+        """A searcher of the scope's current generation, for this thread alone."""
+        relatives = [PUBLIC] + ([f"{DRAFTS}/{drafts_of}"] if drafts_of is not None else [])
+        if folder != self._folder:
+            previous, self._folder = self._folder, folder
+            if previous is not None:
+                self.forget(previous)  # a rebuild swapped folders: the old one is let go
+        self.verifier.verify(folder, relatives)
+        scope = (folder, drafts_of)
+        wanted = self.generation(folder, drafts_of)
+        searcher = self._take(scope, wanted)
+        if searcher is None:
+            searcher, wanted = self._open(folder, drafts_of)
+        with self._lock:
+            cache = self._caches.get(wanted)
+            if cache is None:
+                # Only the newest generation of each scope is worth keeping results for.
+                for older in [k for k in self._caches if (k[0], k[2]) == (wanted[0], wanted[2])]:
+                    del self._caches[older]
+                cache = self._caches[wanted] = {}
+        try:
+            yield Snapshot(searcher, folder, wanted, self.segments, cache)
+        except BaseException:
+            searcher.close()  # it may have been left mid-read; never hand it out again
+            raise
+        else:
+            self._give_back(scope, wanted, searcher)
+
+    def _take(self, scope: tuple, wanted: tuple) -> Searcher | None:
+        with self._lock:
+            idle = self._idle.get(scope, [])
+            stale = [s for generation, s in idle if generation != wanted]
+            fresh = [(g, s) for g, s in idle if g == wanted]
+            self._idle[scope] = fresh
+            taken = fresh.pop()[1] if fresh else None
+        for searcher in stale:
+            searcher.close()
+        return taken
+
+    def _give_back(self, scope: tuple, generation: tuple, searcher: Searcher) -> None:
+        closing: list[Searcher] = []
+        with self._lock:
+            idle = self._idle.setdefault(scope, [])
+            keep = (
+                scope[0] == self._folder
+                and len(idle) < IDLE_PER_SCOPE
+                and all(g == generation for g, _s in idle)
+            )
+            if keep:
+                idle.append((generation, searcher))
+                if len(self._idle) > SCOPES_KEPT:
+                    oldest = next(iter(self._idle))
+                    closing = [s for _g, s in self._idle.pop(oldest)]
+        if not keep:
+            searcher.close()
+        for other in closing:
+            other.close()
+
+    def _open(self, folder: Path, drafts_of: int | None) -> tuple[Searcher, tuple]:
+        """A new searcher with every file it reads later already open. Whoosh opens some
+        files lazily; once a merge deletes them, a searcher that had not opened them yet
+        fails. Open files stay readable after deletion, so open them now, and if a merge won
+        the race, start again on the merged index."""
+        for attempt in range(3):
+            readers = []
+            try:
+                generation = [folder.name, None, None, None]
+                public = self._index(public_dir(folder)).reader()
+                readers.append(public)
+                generation[1] = public.generation()
+                if drafts_of is not None and (drafts := self._index(drafts_dir(folder, drafts_of))):
+                    readers.append(drafts.reader())
+                    generation[2:] = [drafts_of, readers[-1].generation()]
+                leaves = [
+                    leaf for r in readers for leaf, _o in r.leaf_readers() if leaf.doc_count_all()
+                ]
+                reader = readers[0] if len(readers) == 1 else MultiReader(leaves)
+                searcher = Searcher(reader, weighting=ReuseWeighting())
+                _open_files(leaves)
+                self._forget_dead_segments(leaves)
+                return searcher, tuple(generation)
+            except (OSError, TypeError):
+                for reader in readers:
+                    reader.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _forget_dead_segments(self, leaves) -> None:
+        live = {leaf.segment().segment_id() for leaf in leaves}
+        with self._lock:
+            if len(self.segments) > 64 * max(1, len(live)):
+                for key in [k for k in self.segments if k[0] not in live]:
+                    del self.segments[key]
+
+    def close(self) -> None:
+        """Close every idle searcher (searchers in use close as their readers finish)."""
+        with self._lock:
+            closing = [s for idle in self._idle.values() for _g, s in idle]
+            self._idle.clear()
+            self._caches.clear()
+            self._indexes.clear()
+        for searcher in closing:
+            searcher.close()
+
+    def forget(self, folder: Path) -> None:
+        """Let go of everything about ``folder`` (replaced by a rebuild, or damaged)."""
+        with self._lock:
+            scopes = [scope for scope in self._idle if scope[0] == folder]
+            closing = [s for scope in scopes for _g, s in self._idle.pop(scope)]
+            for key in [k for k in self._caches if k[0] == folder.name]:
+                del self._caches[key]
+            for path in [p for p in self._indexes if folder in p.parents]:
+                del self._indexes[path]
+        for searcher in closing:
+            searcher.close()
+        self.verifier.forget(folder)
+
+
+def _open_files(leaves) -> None:
+    """Open every per-document file a search may read, and pin which columns exist.
+
+    Whoosh decides whether a segment has a column by looking for its file on every read; once
+    a merge deleted the file, it would silently read every value as the default (a "most
+    borrowed" sort of zeros). Answering from the files opened here keeps the searcher reading
+    the generation it was opened on."""
+    for leaf in leaves:
+        leaf.stored_fields(0)
+        for name in leaf.schema.scorable_names():
+            leaf.doc_field_length(0, name)
+        for name in SORTABLE_FIELDS:
+            leaf.column_reader(name)
+        per_document = leaf._perdoc
+        per_document.has_column = frozenset(per_document._colfiles).__contains__

@@ -1,0 +1,258 @@
+"""Following the change log: applying it to an index folder, and the registry of replicas.
+
+Log ids become visible in commit order (``changes.py``), so a folder's state is one number:
+the highest id applied. Applying re-reads each changed entry from the database and writes it
+to the index that should hold it, removing it from any other. Each entry is written at most
+once per writer (Whoosh cannot replace a document that is not yet committed), an entry whose
+document did not change is not written at all, and a pass with nothing to write opens no
+writer, so reading the log never changes an index's generation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from whoosh import index as whoosh_index
+from whoosh.index import LockError
+
+from kb.db import utcnow
+from kb.models import SearchChange, SearchLogHorizon, SearchReplica
+from kb.search import integrity
+from kb.search.documents import load_documents
+from kb.search.folders import PUBLIC, STATE_FILE, has_index, read_state, write_json
+from kb.search.schema import SCHEMA_VERSION, build_schema
+
+CHANGES_PER_PASS = 2000
+MERGE_AFTER_SEGMENTS = 12
+
+
+def applied_mark(folder: Path | None) -> int:
+    applied = read_state(folder).get("applied", 0)
+    return applied if isinstance(applied, int) else 0
+
+
+def write_mark(folder: Path, applied: int) -> None:
+    write_json(folder / STATE_FILE, {"applied": applied, "schema": SCHEMA_VERSION})
+
+
+def latest_change(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(func.max(SearchChange.id))) or 0
+
+
+def pruned_through(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.scalar(select(SearchLogHorizon.pruned_through)) or 0
+
+
+class _Writers:
+    """The writers of one pass, opened only for indexes that really change."""
+
+    def __init__(self, folder: Path, timeout: float):
+        self.folder = folder
+        self.timeout = timeout
+        self.open: dict[str, object] = {}
+        self._readers: dict[str, object] = {}
+
+    def reader(self, place: str):
+        """The committed state of ``place`` (None if that index does not exist yet)."""
+        if place not in self._readers:
+            path = self.folder / place
+            found = None
+            if has_index(path):
+                found = whoosh_index.open_dir(str(path)).reader()
+            self._readers[place] = found
+        return self._readers[place]
+
+    def writer(self, place: str):
+        if place not in self.open:
+            path = self.folder / place
+            if not has_index(path):
+                path.mkdir(parents=True, exist_ok=True)
+                whoosh_index.create_in(str(path), build_schema())
+            self.open[place] = whoosh_index.open_dir(str(path)).writer(
+                timeout=self.timeout, compound=False
+            )
+        return self.open[place]
+
+    def holds(self, place: str, entry_id: int) -> int | None:
+        """The live document number of ``entry_id`` in ``place``, if it is there."""
+        reader = self.reader(place)
+        if reader is None or ("id", str(entry_id)) not in reader:
+            return None
+        for docnum in reader.postings("id", str(entry_id)).all_ids():
+            if not reader.is_deleted(docnum):
+                return docnum
+        return None
+
+    def commit(self) -> None:
+        # Drafts first: an entry being published leaves its drafts index before it reaches
+        # the public one, so its organisation never sees it twice, only briefly not at all.
+        for place in sorted(self.open, key=lambda p: p == PUBLIC):
+            writer = self.open.pop(place)
+            if place == PUBLIC:
+                segments = len(whoosh_index.open_dir(str(self.folder / place))._segments())
+                writer.commit(merge=segments >= MERGE_AFTER_SEGMENTS)
+            else:
+                writer.commit()
+
+    def close(self) -> None:
+        for writer in self.open.values():
+            writer.cancel()
+        self.open.clear()
+        for reader in self._readers.values():
+            if reader is not None:
+                reader.close()
+        self._readers.clear()
+
+
+def apply(folder: Path, engine: Engine, timeout: float) -> int | None:
+    """Apply every change above the folder's mark. The caller holds the folder's apply lock.
+    Returns how many entries were written or removed, or None if something outside Span held
+    Whoosh's own writer lock for longer than ``timeout``."""
+    touched = 0
+    applied = applied_mark(folder)
+    while True:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(SearchChange.id, SearchChange.entry_id)
+                .where(SearchChange.id > applied)
+                .order_by(SearchChange.id)
+                .limit(CHANGES_PER_PASS)
+            ).all()
+            if not rows:
+                return touched
+            ids = sorted({row.entry_id for row in rows})
+            documents = load_documents(connection, ids)
+        writers = _Writers(folder, timeout)
+        try:
+            touched += _write(writers, ids, documents, integrity.index_dirs(folder))
+            writers.commit()
+        except LockError:
+            return touched or None
+        finally:
+            writers.close()
+        applied = max(row.id for row in rows)
+        integrity.record(folder)
+        write_mark(folder, applied)
+
+
+def _write(writers: _Writers, ids: list[int], documents: dict, places: list[str]) -> int:
+    """Write each entry to the index that should hold it and remove it from the others it may
+    be in: the public index and its organisation's drafts (every index, if it is gone)."""
+    touched = 0
+    for entry_id in ids:
+        document = documents.get(entry_id)
+        target = document.place if document else None
+        candidates = places if document is None else [PUBLIC, document.drafts_place]
+        for place in candidates:
+            if place != target and writers.holds(place, entry_id) is not None:
+                writers.writer(place).delete_by_term("id", str(entry_id))
+                touched += 1
+        if document is None:
+            continue
+        docnum = writers.holds(target, entry_id)
+        if docnum is not None:
+            stored = writers.reader(target).stored_fields(docnum)
+            if stored.get("fingerprint") == document.fields["fingerprint"]:
+                continue  # nothing the index holds about it changed
+        writers.writer(target).update_document(**document.fields)
+        touched += 1
+    return touched
+
+
+def merge_all(folder: Path) -> None:
+    """Merge each index in ``folder`` into one segment. The caller holds the apply lock."""
+    for place in integrity.index_dirs(folder):
+        index = whoosh_index.open_dir(str(folder / place))
+        index.writer(timeout=30, compound=False).commit(optimize=True)
+    integrity.record(folder)
+
+
+# -- the registry of replicas -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replica:
+    name: str
+    location: str
+    applied: int
+    seen_at: datetime
+
+
+def register(engine: Engine, name: str, location: str, applied: int) -> None:
+    """Record (or refresh) this replica and how far it has applied the log."""
+    now = utcnow()
+    with engine.begin() as connection:
+        changed = connection.execute(
+            update(SearchReplica)
+            .where(SearchReplica.name == name)
+            .values(location=location, applied=applied, seen_at=now)
+        ).rowcount
+    if changed:
+        return
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(SearchReplica).values(
+                    name=name, location=location, applied=applied, seen_at=now, registered_at=now
+                )
+            )
+    except IntegrityError:
+        register(engine, name, location, applied)  # another process registered it first
+
+
+def replicas(engine: Engine) -> list[Replica]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                SearchReplica.name,
+                SearchReplica.location,
+                SearchReplica.applied,
+                SearchReplica.seen_at,
+            ).order_by(SearchReplica.registered_at)
+        )
+        return [Replica(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Pruned:
+    rows: int
+    through: int
+    ignored: list[Replica]  # replicas away too long to hold the log back
+
+
+def prune(engine: Engine, own_applied: int, live_for: timedelta, keep_for: timedelta) -> Pruned:
+    """Delete log rows every live replica has applied and that are older than ``keep_for``,
+    never the newest row (it keeps the log's high-water mark). Replicas not seen for
+    ``live_for`` are ignored: they rebuild when they return."""
+    now = utcnow()
+    known = replicas(engine)
+    live = [r for r in known if r.seen_at >= now - live_for]
+    floor = min([own_applied, *(r.applied for r in live)])
+    with engine.begin() as connection:
+        newest = connection.scalar(select(func.max(SearchChange.id))) or 0
+        condition = (
+            (SearchChange.id <= floor)
+            & (SearchChange.id < newest)
+            & (SearchChange.recorded_at < now - keep_for)
+        )
+        through = connection.scalar(select(func.max(SearchChange.id)).where(condition)) or 0
+        if not through:
+            return Pruned(0, 0, [r for r in known if r not in live])
+        rows = connection.execute(
+            SearchChange.__table__.delete().where(SearchChange.id <= through)
+        ).rowcount
+        # The horizon only moves forward, whoever else is pruning at the same time.
+        connection.execute(
+            update(SearchLogHorizon)
+            .where(SearchLogHorizon.id == 1, SearchLogHorizon.pruned_through < through)
+            .values(pruned_through=through)
+        )
+        if connection.scalar(select(SearchLogHorizon.id)) is None:
+            connection.execute(insert(SearchLogHorizon).values(id=1, pruned_through=through))
+    return Pruned(rows, through, [r for r in known if r not in live])
