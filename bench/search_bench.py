@@ -129,8 +129,9 @@ def prepare(folder: str, n: int, seed: int, procs: list[int]) -> None:
             except Exception as error:  # reported, not fatal
                 figures[f"rebuild_{count}_error"] = repr(error)
         live = index.live_folder()
-        figures["index_mb"] = sum(f.stat().st_size for f in live.iterdir()) / 2**20
-        figures["segments"] = len(index._open()._segments())
+        figures["index_mb"] = sum(f.stat().st_size for f in live.rglob("*") if f.is_file()) / 2**20
+        with index.reading() as snapshot:
+            figures["segments"] = len(snapshot.searcher.reader().leaf_readers())
     close_all()
     (root / "prepare.json").write_text(json.dumps(figures))
 
@@ -197,7 +198,7 @@ def plain_search(app, index, synonyms, case: Case) -> list[str]:
     """The Whoosh query alone: top 20 visible documents, no facets, highlights or rows."""
     with app.app_context(), index.reading() as snapshot:
         query = build(synonyms.expand(parse(case.text)), service.Resolver(db.session))
-        allowed = service.visible_docs(snapshot, False, None)
+        allowed = service.visible_docs(snapshot, False)
         for facet, values in case.selected.items():
             allowed = allowed & service.docs_with(snapshot, facet, values)
         return [hit["id"] for hit in snapshot.searcher.search(query, filter=allowed, limit=20)]

@@ -56,23 +56,25 @@ def load_manifest(folder: Path) -> dict[str, dict[str, list[int]]]:
     return data if isinstance(data, dict) else {}
 
 
-def record(folder: Path) -> None:
-    """Add every new index file under ``folder`` to its manifest and forget deleted ones.
+def record(folder: Path, places: list[str] | None = None) -> None:
+    """Add the new files of each index in ``places`` (every index under ``folder`` if None)
+    to the folder's manifest, and forget their deleted ones.
 
     Called after each commit, by whoever holds the folder's apply lock. A name already in the
     manifest keeps its first checksum: files never change, so a later difference is damage."""
     manifest = load_manifest(folder)
-    updated: dict[str, dict[str, list[int]]] = {}
-    for relative in index_dirs(folder):
+    for relative in index_dirs(folder) if places is None else places:
         known = manifest.get(relative, {})
         files = {}
-        for name in sorted(os.listdir(folder / relative)):
-            if not _is_index_file(name):
-                continue
-            path = folder / relative / name
-            files[name] = known.get(name) or [path.stat().st_size, crc_of(path)]
-        updated[relative] = files
-    write_json(folder / MANIFEST, updated)
+        with os.scandir(folder / relative) as entries:
+            for entry in entries:
+                if _is_index_file(entry.name):
+                    files[entry.name] = known.get(entry.name) or [
+                        entry.stat().st_size,
+                        crc_of(Path(entry.path)),
+                    ]
+        manifest[relative] = dict(sorted(files.items()))
+    write_json(folder / MANIFEST, manifest)
 
 
 class Verifier:

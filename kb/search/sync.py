@@ -130,25 +130,30 @@ def apply(folder: Path, engine: Engine, timeout: float) -> int | None:
             documents = load_documents(connection, ids)
         writers = _Writers(folder, timeout)
         try:
-            touched += _write(writers, ids, documents, integrity.index_dirs(folder))
+            touched += _write(writers, ids, documents)
+            changed = list(writers.open)
             writers.commit()
         except LockError:
             return touched or None
         finally:
             writers.close()
         applied = max(row.id for row in rows)
-        integrity.record(folder)
+        if changed:
+            integrity.record(folder, changed)
         write_mark(folder, applied)
 
 
-def _write(writers: _Writers, ids: list[int], documents: dict, places: list[str]) -> int:
+def _write(writers: _Writers, ids: list[int], documents: dict) -> int:
     """Write each entry to the index that should hold it and remove it from the others it may
     be in: the public index and its organisation's drafts (every index, if it is gone)."""
     touched = 0
     for entry_id in ids:
         document = documents.get(entry_id)
         target = document.place if document else None
-        candidates = places if document is None else [PUBLIC, document.drafts_place]
+        if document is None:
+            candidates = integrity.index_dirs(writers.folder)
+        else:
+            candidates = [PUBLIC, document.drafts_place]
         for place in candidates:
             if place != target and writers.holds(place, entry_id) is not None:
                 writers.writer(place).delete_by_term("id", str(entry_id))
