@@ -11,6 +11,9 @@ Run from the repository root as ``python -m tests.search_support COMMAND ARGS``:
 - ``worker INSTANCE DATABASE BARRIER NAME SLUG...``: wait for ``BARRIER/go``, then save each
   slug in turn through the services, commit, and catch up as the app does after a request.
   Prints a JSON summary.
+- ``search-loop INSTANCE DATABASE SECONDS QUERY...``: search for each query in turn from two
+  threads until SECONDS have passed, as requests do; print, per query, every distinct set of
+  entry ids seen (with its total), and any errors, as JSON.
 """
 
 from __future__ import annotations
@@ -174,6 +177,48 @@ def _worker(instance: str, database: str, barrier: str, name: str, *slugs: str) 
     print(json.dumps(summary), flush=True)
 
 
+def _search_loop(instance: str, database: str, seconds: str, *queries: str) -> None:
+    import threading
+    import traceback
+
+    from kb.search import SearchUnavailable
+    from kb.search.service import SearchRequest, search
+
+    app = _app(instance, database)
+    index, synonyms = index_of(app), app.extensions["kb.search.synonyms"]
+    seen: dict[str, set] = {query: set() for query in queries}
+    errors: list[str] = []
+    counts = {"searches": 0, "unavailable": 0}
+    deadline = time.monotonic() + float(seconds)
+
+    def loop() -> None:
+        while time.monotonic() < deadline:
+            for query in queries:
+                try:
+                    with app.app_context():
+                        index.catch_up(timeout=0)
+                        found = search(index, db.session, SearchRequest(query, per_page=100),
+                                       synonyms)  # fmt: skip
+                    ids = tuple(sorted(hit.entry.id for hit in found.hits))
+                    seen[query].add((found.total, ids))
+                    counts["searches"] += 1
+                except SearchUnavailable:
+                    counts["unavailable"] += 1
+                except Exception:  # noqa: BLE001 - reported to the test
+                    errors.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=loop) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    index.close()
+    pages = {query: sorted(map(list, found)) for query, found in seen.items()}
+    print(json.dumps({"pages": pages, "errors": errors[:3], **counts}), flush=True)
+
+
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"hold-lock": _hold_lock, "save-and-die": _save_and_die, "worker": _worker}[command](*arguments)
+    programs = {"hold-lock": _hold_lock, "save-and-die": _save_and_die, "worker": _worker,
+                "search-loop": _search_loop}  # fmt: skip
+    programs[command](*arguments)

@@ -8,6 +8,7 @@ against what a single thread gets from a copy of the same index generation.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import random
 import shutil
@@ -29,7 +30,7 @@ from kb.search.index import SearchIndex
 from kb.search.service import SearchRequest, search
 from kb.search.sync import write_mark
 from tests.factories import make_entry
-from tests.search_support import edit, index_of
+from tests.search_support import edit, finish, index_of, spawn
 
 THREADS = 8
 SEARCHES_PER_THREAD = 200
@@ -192,6 +193,50 @@ def test_eight_threads_searching_while_saves_and_merges_run(catalogue_app, tmp_p
             )
             copy.close()
         assert got == expected[key], f"{requests[number]} at generation {generation}"
+
+
+# -- several processes -----------------------------------------------------------------------
+
+
+def test_two_processes_searching_while_this_one_saves_merges_and_rebuilds(catalogue_app, tmp_path):
+    """The saves only add a word no query looks for, so every search must keep finding exactly
+    the same entries, whatever merge or rebuild is under way in another process."""
+    queries = ["podcast", "qr codes", "flood warnings", '"social media"']
+    client = catalogue_app.test_client()
+    expected = {}
+    for query in queries:
+        with catalogue_app.app_context():
+            found = search(index_of(catalogue_app), db.session, SearchRequest(query, per_page=100),
+                           catalogue_app.extensions["kb.search.synonyms"])  # fmt: skip
+        expected[query] = [[found.total, sorted(hit.entry.id for hit in found.hits)]]
+    args = (tmp_path / "instance", tmp_path / "kb.sqlite", 12, *queries)
+    searchers = [spawn("search-loop", *args) for _ in range(2)]
+    with catalogue_app.app_context():
+        slugs = db.session.scalars(select(Entry.slug).where(Entry.status == "published")).all()
+    try:
+        deadline = time.monotonic() + 10
+        saves = 0
+        while time.monotonic() < deadline:
+            with catalogue_app.app_context():
+                session = db.session
+                entry = session.scalar(select(Entry).where(Entry.slug == slugs[saves % len(slugs)]))
+                edit(session, entry, summary=f"{entry.summary} zqsave{saves}")
+                session.commit()
+            index_of(catalogue_app).catch_up(timeout=5)
+            saves += 1
+            if saves % 4 == 0:
+                assert catalogue_app.test_cli_runner().invoke(args=["optimize"]).exit_code == 0
+            if saves % 9 == 0:
+                assert catalogue_app.test_cli_runner().invoke(args=["reindex"]).exit_code == 0
+    finally:
+        outputs = [finish(searcher, timeout=60) for searcher in searchers]
+    assert client.get("/search?q=zqsave0").status_code == 200
+    for searcher, (out, err) in zip(searchers, outputs, strict=True):
+        assert searcher.returncode == 0, err[-3000:]
+        report = json.loads(out)
+        assert report["errors"] == [], report["errors"]
+        assert report["searches"] > 20 and report["unavailable"] == 0, report
+        assert report["pages"] == expected, "a search found other entries than it should"
 
 
 # -- over HTTP, against the development server that `make run` starts ------------------------

@@ -95,8 +95,13 @@ class Verifier:
         cached = self._manifests.get(folder)
         if cached is None or cached[0] != key:
             cached = (key, load_manifest(folder))
+            listed = {folder / r / name for r, files in cached[1].items() for name in files}
             with self._lock:
                 self._manifests[folder] = cached
+                # Files merged away are gone from the manifest: forget them too.
+                for path in [p for p in self._checked if folder in p.parents]:
+                    if path not in listed:
+                        del self._checked[path]
         return cached[1]
 
     def verify(self, folder: Path, relatives: list[str]) -> None:

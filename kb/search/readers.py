@@ -32,8 +32,11 @@ from kb.search.integrity import Verifier
 from kb.search.ranking import ReuseWeighting
 from kb.search.schema import SORTABLE_FIELDS, build_schema
 
-IDLE_PER_SCOPE = 4
-SCOPES_KEPT = 32
+# Idle searchers kept open, each holding a dozen or so files per segment: enough for the
+# public scope to serve a few threads without reopening, and one per recent member scope.
+IDLE_PUBLIC = 4
+IDLE_PER_MEMBER_SCOPE = 1
+MEMBER_SCOPES_KEPT = 8
 
 
 @dataclass(frozen=True)
@@ -125,16 +128,17 @@ class Readers:
         closing: list[Searcher] = []
         with self._lock:
             idle = self._idle.setdefault(scope, [])
+            limit = IDLE_PUBLIC if scope[1] is None else IDLE_PER_MEMBER_SCOPE
             keep = (
                 scope[0] == self._folder
-                and len(idle) < IDLE_PER_SCOPE
+                and len(idle) < limit
                 and all(g == generation for g, _s in idle)
             )
             if keep:
                 idle.append((generation, searcher))
-                if len(self._idle) > SCOPES_KEPT:
-                    oldest = next(iter(self._idle))
-                    closing = [s for _g, s in self._idle.pop(oldest)]
+                members = [k for k in self._idle if k[1] is not None and self._idle[k]]
+                if len(members) > MEMBER_SCOPES_KEPT:
+                    closing = [s for _g, s in self._idle.pop(members[0])]
         if not keep:
             searcher.close()
         for other in closing:
