@@ -7,10 +7,10 @@ Layout under a replica's root (``SEARCH_INDEX_DIR``)::
     rebuild.lock           held by whoever is rebuilding this replica
     index-…/
         span-state.json    the highest change-log id applied here, and the schema version
-        span-manifest.json size and CRC-32 of every index file (see integrity.py)
         apply.lock         held from reading the log until the new mark is written
         public/            published and archived entries: what anyone may find
         drafts/<org id>/   one organisation's drafts, searched only by its members
+    (each index folder holds span-manifest.json: the size and CRC-32 of its files)
 
 Drafts live apart so that nothing about them (words, counts, ranking statistics, spelling
 suggestions) can reach a reader outside their organisation.

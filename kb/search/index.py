@@ -200,7 +200,7 @@ class SearchIndex:
                 if not held:
                     return touched or None
                 try:
-                    done = sync.apply(folder, self.engine, timeout)
+                    done = sync.apply(folder, self.engine, timeout, self.readers)
                 except LockError:
                     done = None
                 except Exception as error:

@@ -2,8 +2,9 @@
 
 A Whoosh index whose files were overwritten or truncated does not always fail loudly: a
 garbled term table simply stops finding terms, and searches return nothing. So whoever commits
-to an index records the size and CRC-32 of each new file in ``span-manifest.json`` (index files
-never change once written: new segments and tables of contents get new names). Each process
+to an index records the size and CRC-32 of each new file in that index's
+``span-manifest.json`` (index files never change once written: new segments and tables of
+contents get new names). Each process
 checks a file's checksum once, and before every search only compares what ``stat`` says with
 what it checked; a file changed since is checked again. A mismatch is damage.
 """
@@ -47,10 +48,10 @@ def crc_of(path: Path) -> int:
     return crc
 
 
-def load_manifest(folder: Path) -> dict[str, dict[str, list[int]]]:
-    """{index dir: {file name: [size, crc]}}; empty if there is none yet."""
+def load_manifest(index_dir: Path) -> dict[str, list[int]]:
+    """{file name: [size, crc]} for one index; empty if there is none yet."""
     try:
-        data = json.loads((folder / MANIFEST).read_text())
+        data = json.loads((index_dir / MANIFEST).read_text())
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -58,49 +59,47 @@ def load_manifest(folder: Path) -> dict[str, dict[str, list[int]]]:
 
 def record(folder: Path, places: list[str] | None = None) -> None:
     """Add the new files of each index in ``places`` (every index under ``folder`` if None)
-    to the folder's manifest, and forget their deleted ones.
+    to that index's manifest, and forget its deleted ones.
 
     Called after each commit, by whoever holds the folder's apply lock. A name already in the
     manifest keeps its first checksum: files never change, so a later difference is damage."""
-    manifest = load_manifest(folder)
     for relative in index_dirs(folder) if places is None else places:
-        known = manifest.get(relative, {})
+        index_dir = folder / relative
+        known = load_manifest(index_dir)
         files = {}
-        with os.scandir(folder / relative) as entries:
+        with os.scandir(index_dir) as entries:
             for entry in entries:
                 if _is_index_file(entry.name):
                     files[entry.name] = known.get(entry.name) or [
                         entry.stat().st_size,
                         crc_of(Path(entry.path)),
                     ]
-        manifest[relative] = dict(sorted(files.items()))
-    write_json(folder / MANIFEST, manifest)
+        write_json(index_dir / MANIFEST, dict(sorted(files.items())))
 
 
 class Verifier:
     """Checks the files of the indexes a search is about to read; one per process."""
 
     def __init__(self) -> None:
-        self._checked: dict[Path, tuple[int, int, int]] = {}  # path -> stat when checked
-        self._manifests: dict[Path, tuple[tuple[int, int], dict]] = {}
+        self._checked: dict[str, tuple[int, int, int]] = {}  # path -> stat when checked
+        self._manifests: dict[str, tuple[tuple[int, int], dict]] = {}
         self._lock = threading.Lock()
 
-    def _manifest(self, folder: Path) -> dict:
-        path = folder / MANIFEST
+    def _manifest(self, index_dir: str) -> dict:
         try:
-            stat = path.stat()
+            stat = os.stat(f"{index_dir}/{MANIFEST}")
         except OSError:
             return {}
         key = (stat.st_mtime_ns, stat.st_size)
-        cached = self._manifests.get(folder)
+        cached = self._manifests.get(index_dir)
         if cached is None or cached[0] != key:
-            cached = (key, load_manifest(folder))
-            listed = {folder / r / name for r, files in cached[1].items() for name in files}
+            cached = (key, load_manifest(Path(index_dir)))
+            prefix = f"{index_dir}/"
             with self._lock:
-                self._manifests[folder] = cached
+                self._manifests[index_dir] = cached
                 # Files merged away are gone from the manifest: forget them too.
-                for path in [p for p in self._checked if folder in p.parents]:
-                    if path not in listed:
+                for path in [p for p in self._checked if p.startswith(prefix)]:
+                    if path[len(prefix) :] not in cached[1]:
                         del self._checked[path]
         return cached[1]
 
@@ -108,10 +107,10 @@ class Verifier:
         """Raise ``IndexDamaged`` if a recorded file of these indexes changed. Files deleted
         since (merged away) are skipped; files not recorded yet (committed a moment ago) are
         checked on a later search."""
-        manifest = self._manifest(folder)
         for relative in relatives:
-            for name, (size, crc) in manifest.get(relative, {}).items():
-                path = folder / relative / name
+            index_dir = f"{folder}/{relative}"
+            for name, (size, crc) in self._manifest(index_dir).items():
+                path = f"{index_dir}/{name}"
                 try:
                     stat = os.stat(path)
                 except FileNotFoundError:
@@ -119,14 +118,16 @@ class Verifier:
                 signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
                 if self._checked.get(path) == signature:
                     continue
-                if stat.st_size != size or crc_of(path) != crc:
+                if stat.st_size != size or crc_of(Path(path)) != crc:
                     raise IndexDamaged(f"{relative}/{name} differs from what was written")
                 with self._lock:
                     self._checked[path] = signature
 
     def forget(self, folder: Path) -> None:
         """Drop what is known about ``folder`` (after it was replaced)."""
+        prefix = f"{folder}/"
         with self._lock:
-            self._manifests.pop(folder, None)
-            for path in [p for p in self._checked if folder in p.parents]:
+            for index_dir in [d for d in self._manifests if d.startswith(prefix)]:
+                del self._manifests[index_dir]
+            for path in [p for p in self._checked if p.startswith(prefix)]:
                 del self._checked[path]

@@ -10,6 +10,7 @@ writer, so reading the log never changes an index's generation.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from kb.models import SearchChange, SearchLogHorizon, SearchReplica
 from kb.search import integrity
 from kb.search.documents import load_documents
 from kb.search.folders import PUBLIC, STATE_FILE, has_index, read_state, write_json
+from kb.search.readers import Readers
 from kb.search.schema import SCHEMA_VERSION, build_schema
 
 CHANGES_PER_PASS = 2000
@@ -52,19 +54,25 @@ def pruned_through(engine: Engine) -> int:
 class _Writers:
     """The writers of one pass, opened only for indexes that really change."""
 
-    def __init__(self, folder: Path, timeout: float):
+    def __init__(self, folder: Path, timeout: float, readers: Readers | None):
         self.folder = folder
         self.timeout = timeout
         self.open: dict[str, object] = {}
         self._readers: dict[str, object] = {}
+        self._pool = readers
+        self._borrowed = ExitStack()
 
     def reader(self, place: str):
-        """The committed state of ``place`` (None if that index does not exist yet)."""
+        """The committed state of ``place`` (None if that index does not exist yet). The
+        public index is read with a searcher from the process's pool, already open."""
         if place not in self._readers:
             path = self.folder / place
             found = None
-            if has_index(path):
-                found = whoosh_index.open_dir(str(path)).reader()
+            if place == PUBLIC and self._pool is not None and has_index(path):
+                snapshot = self._borrowed.enter_context(self._pool.reading(self.folder))
+                found = snapshot.searcher.reader()
+            elif has_index(path):
+                found = self._borrowed.enter_context(whoosh_index.open_dir(str(path)).reader())
             self._readers[place] = found
         return self._readers[place]
 
@@ -104,16 +112,17 @@ class _Writers:
         for writer in self.open.values():
             writer.cancel()
         self.open.clear()
-        for reader in self._readers.values():
-            if reader is not None:
-                reader.close()
         self._readers.clear()
+        self._borrowed.close()
 
 
-def apply(folder: Path, engine: Engine, timeout: float) -> int | None:
+def apply(
+    folder: Path, engine: Engine, timeout: float, readers: Readers | None = None
+) -> int | None:
     """Apply every change above the folder's mark. The caller holds the folder's apply lock.
     Returns how many entries were written or removed, or None if something outside Span held
-    Whoosh's own writer lock for longer than ``timeout``."""
+    Whoosh's own writer lock for longer than ``timeout``. ``readers``, the process's searcher
+    pool, saves opening the public index just to compare documents."""
     touched = 0
     applied = applied_mark(folder)
     while True:
@@ -128,7 +137,7 @@ def apply(folder: Path, engine: Engine, timeout: float) -> int | None:
                 return touched
             ids = sorted({row.entry_id for row in rows})
             documents = load_documents(connection, ids)
-        writers = _Writers(folder, timeout)
+        writers = _Writers(folder, timeout, readers)
         try:
             touched += _write(writers, ids, documents)
             changed = list(writers.open)
