@@ -364,6 +364,7 @@ def main() -> None:
         app = make_app(folder)
         with app.app_context():
             index, synonyms = get_index(), get_synonyms()
+            index.ensure()  # a kept folder copied without its index is built here
         fts = Fts5(folder / "bench.sqlite")
         engines = {"Span": partial(span_page, app, index, synonyms),
                    "FTS5": partial(fts.page, app),
