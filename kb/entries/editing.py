@@ -97,7 +97,8 @@ def save_edit(
     status: str | None = None,
     open_to_any_member: bool | None = None,
 ) -> SaveResult:
-    """Save ``content`` over revision ``base``; raises ``EditConflict`` if that is not current.
+    """Save ``content`` over revision ``base``; raises ``EditConflict`` if that is not current,
+    and ``RenderRefused`` (before writing anything) if its text cannot be rendered.
 
     Unchanged content writes no revision; a status or "open to any member" change alone
     updates the entry without one.
@@ -110,6 +111,9 @@ def save_edit(
         open_to_any_member = None
     if not (text_changed or status or open_to_any_member is not None):
         return SaveResult(None)
+    # Rendering is the slow part of a save: done before the first write, so the write lock
+    # is held only for the writes themselves (and a refused text writes nothing).
+    body_html = str(render_markdown(content.body)) if text_changed else ""
 
     values: dict = {"updated_at": now}
     if text_changed:
@@ -154,7 +158,7 @@ def save_edit(
         title=content.title,
         summary=content.summary,
         body=content.body,
-        body_html=str(render_markdown(content.body)),
+        body_html=body_html,
         author=author,
         created_at=now,
         edit_summary=edit_summary,

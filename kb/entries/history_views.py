@@ -16,6 +16,7 @@ from kb.entries.diffs import detail_changes, word_diff
 from kb.entries.editing import EditConflict, revert
 from kb.entries.views import load_entry
 from kb.models import Entry, Revision, User
+from kb.rendering import RenderRefused
 
 
 def _revisions(entry: Entry) -> list[Revision]:
@@ -124,6 +125,10 @@ def revert_to(slug: str, number: int):
             "error",
         )
         return history(slug), 409
+    except RenderRefused as refusal:
+        db.session.rollback()
+        flash(f"Nothing was reverted: {refusal}", "error")
+        return history(slug), 400
     db.session.commit()
     if result.revision is None:
         flash(f"Nothing to revert: the entry already matches revision {number}.", "info")
