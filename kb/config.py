@@ -7,6 +7,7 @@ Precedence, lowest first: the defaults below, ``instance/secret_key`` (written b
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,9 @@ def load(instance: Path, test_config: dict | None) -> dict:
         # whoever holds it (the change is in the database either way).
         "SEARCH_WRITER_TIMEOUT": 0.5,
         "SEARCH_RESULTS_PER_PAGE": 20,
+        # Hosts entry images may load from besides Span itself (https only); none by default,
+        # so a contributor cannot see who reads an entry. Other images show as links.
+        "IMAGE_HOSTS": (),
     }
     key_file = instance / "secret_key"
     if key_file.is_file():
@@ -64,12 +68,31 @@ def load(instance: Path, test_config: dict | None) -> dict:
     for var, key in env.items():
         if os.environ.get(var):
             config[key] = os.environ[var]
+    if os.environ.get("KB_IMAGE_HOSTS", "").strip():
+        config["IMAGE_HOSTS"] = os.environ["KB_IMAGE_HOSTS"].split(",")
     if os.environ.get("KB_TRUSTED_PROXIES", "").isdigit():
         config["TRUSTED_PROXIES"] = int(os.environ["KB_TRUSTED_PROXIES"])
     if os.environ.get("KB_SECURE_COOKIES") in {"0", "1"}:
         config["SECURE_COOKIES"] = os.environ["KB_SECURE_COOKIES"] == "1"
     config.update(test_config or {})
     return config
+
+
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def image_hosts(values) -> tuple[str, ...]:
+    """Host names for images, lower-cased; anything else (a scheme, a path, a space that
+    would change the Content-Security-Policy) refuses to start."""
+    hosts = tuple(dict.fromkeys(str(value).strip().lower() for value in values if value.strip()))
+    bad = [host for host in hosts if not HOST_NAME.fullmatch(host)]
+    if bad:
+        raise UnsafeConfigError(
+            f"IMAGE_HOSTS must be host names like images.example.org, not {', '.join(bad)}"
+        )
+    return hosts
 
 
 def finalise(app) -> None:
@@ -79,6 +102,7 @@ def finalise(app) -> None:
         secure = not app.debug
     app.config["SESSION_COOKIE_SECURE"] = secure
     app.config["REMEMBER_COOKIE_SECURE"] = secure
+    app.config["IMAGE_HOSTS"] = image_hosts(app.config["IMAGE_HOSTS"])
     if app.config["REMEMBER_DAYS"] > 30:
         raise UnsafeConfigError("REMEMBER_DAYS may be at most 30.")
     if app.config["TRUSTED_PROXIES"]:

@@ -11,20 +11,25 @@ from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' https:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-    ]
-)
+
+def content_security_policy(image_hosts: tuple[str, ...] = ()) -> str:
+    """The policy: nothing inline, images from Span and the configured image hosts only."""
+    images = " ".join(["'self'", *(f"https://{host}" for host in image_hosts)])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src {images}",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
 HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "X-Frame-Options": "DENY",
@@ -45,10 +50,14 @@ def safe_next(target: str | None) -> str | None:
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    headers = {
+        "Content-Security-Policy": content_security_policy(app.config["IMAGE_HOSTS"]),
+        **HEADERS,
+    }
 
     @app.after_request
     def _add_headers(response: Response) -> Response:
-        for name, value in HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         if current_user and current_user.is_authenticated:
             # Pages for a signed-in person may show drafts; no shared cache may keep them.
