@@ -45,6 +45,8 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "LOGIN_FAILURES_PER_ACCOUNT": 5,
         "LOGIN_FAILURES_PER_ADDRESS": 20,
         "LOGIN_WINDOW_MINUTES": 15,
+        "LOGIN_FIRST_DELAY_SECONDS": 1.0,  # the wait once over a limit; doubles each attempt
+        "DEVICE_DAYS": 180,  # how long a browser that signed in counts as a known device
         "TRUSTED_PROXIES": 0,
         "SEARCH_INDEX_DIR": str(instance / "search"),
         "SYNONYMS_FILE": str(ROOT / "seed_data" / "synonyms.yaml"),

@@ -28,7 +28,7 @@ from tests.web import csrf_token, sign_in
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_MESSAGE = "This form had expired"  # kb/errors.py's page for a CSRFError
 ORGANISATION = "eastmarch-police"
-NOT_SNAPSHOTTED = {"user_sessions", "login_failures"}  # signing in writes these
+NOT_SNAPSHOTTED = {"user_sessions", "login_throttles"}  # signing in writes these
 
 # (blueprint, URL argument) -> key of the ``known`` fixture giving a real value for it.
 ARGUMENTS = {

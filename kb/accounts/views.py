@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -26,7 +27,15 @@ def _limits() -> throttle.Limits:
         per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
         per_address=config["LOGIN_FAILURES_PER_ADDRESS"],
         window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+        first_delay=config["LOGIN_FIRST_DELAY_SECONDS"],
     )
+
+
+def _wait_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def _sign_in(user: User, remember: bool) -> None:
@@ -114,25 +123,45 @@ def login():
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form), _status(form)
     email, address = services.normalise_email(form.email.data), request.remote_addr or "unknown"
-    now, limits = utcnow(), _limits()
-    retry = throttle.retry_at(db.session, email, address, limits, now)
+    now, limits, config = utcnow(), _limits(), current_app.config
+    device = throttle.known_device(
+        config["SECRET_KEY"], request.cookies.get(throttle.DEVICE_COOKIE), email,
+        timedelta(days=config["DEVICE_DAYS"]),
+    )  # fmt: skip
+    # The attempt is counted, and committed, before the password is checked: parallel guesses
+    # see each other, and no write lock is held while the hash is computed. Ending the read
+    # first (loading the signed-in user) keeps the count the transaction's first statement.
+    db.session.commit()
+    retry = None
+    if device:
+        counted = throttle.device_buckets(device, limits)
+        retry = throttle.reserve(db.session, counted, limits, now)
+    if not device or retry is not None:  # a known device that failed too often is like any
+        counted = throttle.buckets(email, address, limits)
+        retry = throttle.reserve(db.session, counted, limits, now)
+    db.session.commit()
     if retry is not None:
-        minutes = max(1, -(-int((retry - now).total_seconds()) // 60))
+        seconds = max(1, math.ceil((retry - now).total_seconds()))
         response = render_template(
-            "accounts/login.html", form=form, retry_at=retry, retry_minutes=minutes
+            "accounts/login.html", form=form, retry_at=retry, retry_wait=_wait_words(seconds)
         )
-        return response, 429, {"Retry-After": str(int((retry - now).total_seconds()) + 1)}
+        return response, 429, {"Retry-After": str(seconds + 1)}
     user = db.session.scalar(select(User).where(User.email == email))
-    if user is None or not check_password(user.password_hash, form.password.data):
-        throttle.record_failure(db.session, email, address, limits, now)
-        db.session.commit()
+    # Without an account a dummy hash is checked, so the answer takes as long either way.
+    if not check_password(user.password_hash if user else None, form.password.data):
         form.password.errors.append("The email address or password is not right.")
         return render_template("accounts/login.html", form=form), 400
-    throttle.clear_account(db.session, email)
+    throttle.succeeded(db.session, counted)
     _sign_in(user, remember=form.remember.data)
     db.session.commit()
     flash(f"Signed in as {user.display_name}.", "success")
-    return redirect(target or url_for("accounts.account"))
+    response = redirect(target or url_for("accounts.account"))
+    response.set_cookie(
+        throttle.DEVICE_COOKIE, throttle.device_token(config["SECRET_KEY"], email),
+        max_age=int(timedelta(days=config["DEVICE_DAYS"]).total_seconds()), path="/login",
+        secure=config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
+    )  # fmt: skip
+    return response
 
 
 @bp.post("/logout")

@@ -19,7 +19,7 @@ from kb.models.org import Organisation
 from kb.models.search import SearchChange
 from kb.models.taxonomy import Channel, Sector, Topic
 from kb.models.user import (
-    LoginFailure,
+    LoginThrottle,
     OrganisationRequest,
     RequestStatus,
     Role,
@@ -40,7 +40,7 @@ __all__ = [
     "Entry",
     "EvidenceStage",
     "Kind",
-    "LoginFailure",
+    "LoginThrottle",
     "Organisation",
     "OrganisationRequest",
     "Outcome",
