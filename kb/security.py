@@ -1,5 +1,5 @@
 """Security by default: CSRF on every state-changing request, security headers on every
-response, and the check that keeps ``next`` redirects on this site."""
+response, bounded integers in URLs, and the check that keeps ``next`` redirects on this site."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 csrf = CSRFProtect()
 
@@ -36,6 +37,31 @@ HEADERS = {
 }
 
 
+# The largest id or number any integer column holds (PostgreSQL's INTEGER); a larger one in a
+# URL or form can name nothing, and would overflow the database driver.
+MAX_INTEGER = 2**31 - 1
+
+
+class BoundedInteger(IntegerConverter):
+    """``<int:...>`` in every route: ASCII digits up to ``MAX_INTEGER``; anything else is a
+    404 before the view runs."""
+
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits, min, MAX_INTEGER if max is None else max, signed)
+
+
+def whole_number(value: str | None) -> int | None:
+    """A non-negative integer from a query or form value, or None if it is not one (or too
+    large for the database)."""
+    value = (value or "").strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        return None
+    number = int(value)
+    return number if number <= MAX_INTEGER else None
+
+
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a path on this site, else None (never another host or scheme)."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -49,6 +75,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 def init_app(app: Flask) -> None:
+    """Before any blueprint is registered, so every integer route uses the bounded converter."""
+    app.url_map.converters["int"] = BoundedInteger
     csrf.init_app(app)
     headers = {
         "Content-Security-Policy": content_security_policy(app.config["IMAGE_HOSTS"]),
