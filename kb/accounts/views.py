@@ -18,6 +18,7 @@ from kb.borrowing.lineage import waiting_for
 from kb.db import db, utcnow
 from kb.entries.queries import organisation_drafts
 from kb.models import Organisation, Sector, User
+from kb.orgs.names import NameUnavailable, check_available
 from kb.security import safe_next
 
 
@@ -71,7 +72,7 @@ def register():
         return redirect(url_for("accounts.account"))
     form = RegisterForm()
     _organisation_choices(form)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _new_organisation_name_free(form):
         if services.email_taken(db.session, form.email.data):
             form.email.errors.append(
                 "An account with this email address already exists. Sign in instead."
@@ -81,6 +82,17 @@ def register():
             if user is not None:
                 return redirect(url_for("accounts.account"))
     return render_template("accounts/register.html", form=form), _status(form)
+
+
+def _new_organisation_name_free(form: RegisterForm) -> bool:
+    if form.organisation.data != NEW_ORGANISATION:
+        return True
+    try:
+        check_available(db.session, form.new_name.data, utcnow())
+    except NameUnavailable as refusal:
+        form.new_name.errors.append(f"{refusal} If it is yours, choose it in the list above.")
+        return False
+    return True
 
 
 def _register(form: RegisterForm) -> User | None:

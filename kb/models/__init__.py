@@ -15,7 +15,7 @@ from kb.models.entry import (
     entry_sectors,
     entry_topics,
 )
-from kb.models.org import Organisation
+from kb.models.org import FormerName, Organisation
 from kb.models.search import SearchChange
 from kb.models.taxonomy import Channel, Sector, Topic
 from kb.models.user import (
@@ -38,6 +38,7 @@ __all__ = [
     "AppendOnlyError",
     "Channel",
     "Entry",
+    "FormerName",
     "EvidenceStage",
     "Kind",
     "LoginThrottle",
