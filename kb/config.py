@@ -57,6 +57,11 @@ def load(instance: Path, test_config: dict | None) -> dict:
         # Hosts entry images may load from besides Span itself (https only); none by default,
         # so a contributor cannot see who reads an entry. Other images show as links.
         "IMAGE_HOSTS": (),
+        # Email (kb/mail.py): an SMTP URL, or unset to write each message under MAIL_DIR.
+        "MAIL_URL": "",
+        "MAIL_FROM": "Span <span@localhost>",
+        "MAIL_DIR": str(instance / "mail"),
+        "PASSWORD_RESET_MINUTES": 30,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():
@@ -66,6 +71,8 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "KB_DATABASE_URL": "DATABASE_URL",
         "KB_SEED_DIR": "SEED_DIR",
         "KB_SEARCH_INDEX_DIR": "SEARCH_INDEX_DIR",
+        "KB_MAIL_URL": "MAIL_URL",
+        "KB_MAIL_FROM": "MAIL_FROM",
     }
     for var, key in env.items():
         if os.environ.get(var):

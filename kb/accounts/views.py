@@ -6,14 +6,15 @@ import math
 from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kb import permissions
-from kb.accounts import bp, services, sessions, throttle
+from kb.accounts import bp, recovery, services, sessions, throttle
 from kb.accounts.forms import NEW_ORGANISATION, LoginForm, NameForm, PasswordForm, RegisterForm
 from kb.accounts.passwords import check_password, hash_password
+from kb.accounts.recovery_views import may_email, sent
 from kb.borrowing.lineage import waiting_for
 from kb.db import db, utcnow
 from kb.entries.queries import organisation_drafts
@@ -39,19 +40,6 @@ def _wait_words(seconds: int) -> str:
     return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
-def _sign_in(user: User, remember: bool) -> None:
-    """Start a fresh server-side session (and a fresh cookie, against session fixation)."""
-    config = current_app.config
-    lifetime = (
-        timedelta(days=config["REMEMBER_DAYS"])
-        if remember
-        else timedelta(hours=config["SIGN_IN_HOURS"])
-    )
-    session.clear()
-    sessions.start_session(db.session, user, lifetime=lifetime, now=utcnow())
-    login_user(user, remember=remember, duration=timedelta(days=config["REMEMBER_DAYS"]))
-
-
 def _status(form) -> int:
     """400 when the submitted form has errors, so they are not mistaken for success."""
     return 400 if any(field.errors for field in form) else 200
@@ -73,14 +61,24 @@ def register():
     form = RegisterForm()
     _organisation_choices(form)
     if form.validate_on_submit() and _new_organisation_name_free(form):
-        if services.email_taken(db.session, form.email.data):
-            form.email.errors.append(
-                "An account with this email address already exists. Sign in instead."
-            )
+        # The same answer, and about the same time, whether or not the address has an account:
+        # the password is hashed either way, and the owner of an existing one is told by email.
+        email = services.normalise_email(form.email.data)
+        password_hash = hash_password(form.password.data)
+        user = _register(form, password_hash)
+        sign_in_link = url_for("accounts.login", _external=True)
+        if user is not None:
+            message = recovery.welcome(current_app.config, user, sign_in=sign_in_link)
         else:
-            user = _register(form)
-            if user is not None:
-                return redirect(url_for("accounts.account"))
+            existing = db.session.scalar(select(User).where(User.email == email))
+            message = None
+            if existing is not None and may_email(email, "notice"):
+                reset = url_for("accounts.forgot_password", _external=True)
+                message = recovery.already_registered(
+                    current_app.config, existing, sign_in=sign_in_link, reset=reset
+                )
+            db.session.commit()
+        return sent(email, "register", message)
     return render_template("accounts/register.html", form=form), _status(form)
 
 
@@ -95,7 +93,11 @@ def _new_organisation_name_free(form: RegisterForm) -> bool:
     return True
 
 
-def _register(form: RegisterForm) -> User | None:
+def _register(form: RegisterForm, password_hash: str) -> User | None:
+    """The new account (not signed in: that happens through the sign-in page), or None if
+    the address already has one."""
+    if services.email_taken(db.session, form.email.data):
+        return None
     organisation = new_organisation = None
     if form.organisation.data == NEW_ORGANISATION:
         sector = db.session.scalar(select(Sector).where(Sector.slug == form.new_sector.data))
@@ -111,18 +113,15 @@ def _register(form: RegisterForm) -> User | None:
             db.session,
             email=form.email.data,
             display_name=form.display_name.data,
-            password_hash=hash_password(form.password.data),
+            password_hash=password_hash,
             organisation=organisation,
             new_organisation=new_organisation,
             now=utcnow(),
         )
     except IntegrityError:  # the same email registered a moment ago in another request
         db.session.rollback()
-        form.email.errors.append("An account with this email address already exists.")
         return None
-    _sign_in(user, remember=False)
     db.session.commit()
-    flash("Your account is ready. You are signed in.", "success")
     return user
 
 
@@ -164,7 +163,7 @@ def login():
         form.password.errors.append("The email address or password is not right.")
         return render_template("accounts/login.html", form=form), 400
     throttle.succeeded(db.session, counted)
-    _sign_in(user, remember=form.remember.data)
+    sessions.sign_in_browser(user, remember=form.remember.data)
     db.session.commit()
     flash(f"Signed in as {user.display_name}.", "success")
     response = redirect(target or url_for("accounts.account"))
@@ -238,7 +237,7 @@ def change_password():
     user.password_hash = hash_password(form.password.data)
     # Every other signed-in browser, and any copy of this one's cookie, stops working.
     sessions.end_all_sessions(db.session, user)
-    _sign_in(user, remember=False)
+    sessions.sign_in_browser(user, remember=False)
     db.session.commit()
     flash("Your password has been changed. Other devices have been signed out.", "success")
     return redirect(url_for("accounts.account"))
