@@ -59,7 +59,7 @@ ALLOWED_ATTRIBUTES = {
 URL_ATTRIBUTES = frozenset({"href", "src"})
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 HEADING_ID_PREFIX = "section-"
-RENDER_SECONDS = 1.0  # CPU time one render may take before the text is refused
+RENDER_SECONDS = 1.0  # how long one render may take before the text is refused
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 # Never part of a real scheme; dropped before judging one, so "java script:" counts too.

@@ -6,11 +6,13 @@ unmatched brackets costs time quadratic in its length (upstream issue 798); blea
 retries its address pattern at every ``(`` of a run of them. The guards here:
 
 - link text is matched by one regular expression that allows brackets nested up to
-  ``LINK_NESTING`` deep, so finding it is linear;
+  ``LINK_NESTING`` deep, so finding it is linear, and a run of "[" that can close nothing is
+  claimed as plain text at once;
 - a link's target is read within ``LINK_SPAN`` characters, and the whole text may spend only a
   fixed allowance (proportional to its length) on reading targets;
-- the linkifier's address pattern starts only at the first ``(`` of a run;
-- every render has a CPU-time budget, checked as blocks, inline text, raw HTML tags and output
+- the linkifier's address pattern starts only at the first ``(`` of a run, and html5lib's
+  tree walker remembers where each element sits instead of searching its siblings;
+- every render has a time budget, checked as blocks, inline text, raw HTML tags and output
   tokens go by, and a nesting limit; past either the text is refused with ``RenderRefused``,
   whose message says what to change, instead of holding a worker (and possibly a database
   lock) for minutes.

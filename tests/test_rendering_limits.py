@@ -1,7 +1,7 @@
 """kb/rendering_limits.py: hostile texts render in time proportional to their length, or are
 refused with a message; ordinary links render exactly as Python-Markdown renders them.
 
-The render budget below (5 CPU seconds) is far above what these texts need once linear (well
+The render budget below (5 seconds) is far above what these texts need once linear (well
 under a second) and far below what the quadratic paths took (minutes), so a regression fails
 with "refused" instead of passing slowly.
 """
