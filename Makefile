@@ -26,6 +26,7 @@ run: $(VENV)/.installed instance/secret_key
 	$(BIN)/kb init
 	@echo ""
 	@echo "Span is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@if [ -z "$$KB_MAIL_URL" ]; then echo "Email (welcome messages, password reset links) is saved as .eml files in instance/mail/; set KB_MAIL_URL to send it."; fi
 	@echo ""
 	@# Local plain HTTP, so cookies cannot be marked Secure here; production leaves this unset.
 	KB_SECURE_COOKIES=0 $(BIN)/kb run --host $(HOST) --port $(PORT)

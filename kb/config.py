@@ -7,6 +7,7 @@ Precedence, lowest first: the defaults below, ``instance/secret_key`` (written b
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,8 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "LOGIN_FAILURES_PER_ACCOUNT": 5,
         "LOGIN_FAILURES_PER_ADDRESS": 20,
         "LOGIN_WINDOW_MINUTES": 15,
+        "LOGIN_FIRST_DELAY_SECONDS": 1.0,  # the wait once over a limit; doubles each attempt
+        "DEVICE_DAYS": 180,  # how long a browser that signed in counts as a known device
         "TRUSTED_PROXIES": 0,
         "SEARCH_INDEX_DIR": str(instance / "search"),
         "SYNONYMS_FILE": str(ROOT / "seed_data" / "synonyms.yaml"),
@@ -57,6 +60,14 @@ def load(instance: Path, test_config: dict | None) -> dict:
         # A replica (an index folder on one host) unseen for this long no longer holds back
         # pruning of the change log; when it returns it rebuilds itself.
         "SEARCH_REPLICA_TTL_DAYS": 7,
+        # Hosts entry images may load from besides Span itself (https only); none by default,
+        # so a contributor cannot see who reads an entry. Other images show as links.
+        "IMAGE_HOSTS": (),
+        # Email (kb/mail.py): an SMTP URL, or unset to write each message under MAIL_DIR.
+        "MAIL_URL": "",
+        "MAIL_FROM": "Span <span@localhost>",
+        "MAIL_DIR": str(instance / "mail"),
+        "PASSWORD_RESET_MINUTES": 30,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():
@@ -66,16 +77,37 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "KB_DATABASE_URL": "DATABASE_URL",
         "KB_SEED_DIR": "SEED_DIR",
         "KB_SEARCH_INDEX_DIR": "SEARCH_INDEX_DIR",
+        "KB_MAIL_URL": "MAIL_URL",
+        "KB_MAIL_FROM": "MAIL_FROM",
     }
     for var, key in env.items():
         if os.environ.get(var):
             config[key] = os.environ[var]
+    if os.environ.get("KB_IMAGE_HOSTS", "").strip():
+        config["IMAGE_HOSTS"] = os.environ["KB_IMAGE_HOSTS"].split(",")
     if os.environ.get("KB_TRUSTED_PROXIES", "").isdigit():
         config["TRUSTED_PROXIES"] = int(os.environ["KB_TRUSTED_PROXIES"])
     if os.environ.get("KB_SECURE_COOKIES") in {"0", "1"}:
         config["SECURE_COOKIES"] = os.environ["KB_SECURE_COOKIES"] == "1"
     config.update(test_config or {})
     return config
+
+
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
+
+def image_hosts(values) -> tuple[str, ...]:
+    """Host names for images, lower-cased; anything else (a scheme, a path, a space that
+    would change the Content-Security-Policy) refuses to start."""
+    hosts = tuple(dict.fromkeys(str(value).strip().lower() for value in values if value.strip()))
+    bad = [host for host in hosts if not HOST_NAME.fullmatch(host)]
+    if bad:
+        raise UnsafeConfigError(
+            f"IMAGE_HOSTS must be host names like images.example.org, not {', '.join(bad)}"
+        )
+    return hosts
 
 
 def finalise(app) -> None:
@@ -85,6 +117,7 @@ def finalise(app) -> None:
         secure = not app.debug
     app.config["SESSION_COOKIE_SECURE"] = secure
     app.config["REMEMBER_COOKIE_SECURE"] = secure
+    app.config["IMAGE_HOSTS"] = image_hosts(app.config["IMAGE_HOSTS"])
     if app.config["REMEMBER_DAYS"] > 30:
         raise UnsafeConfigError("REMEMBER_DAYS may be at most 30.")
     if app.config["TRUSTED_PROXIES"]:

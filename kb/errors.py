@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kb.db import db
+from kb.rendering import RenderRefused
 
 MESSAGES = {
     400: ("Bad request", "Something in that request was not right. Please go back and try again."),
@@ -69,6 +70,12 @@ def init_app(app: Flask) -> None:
             "This form had expired, or you were signed out while filling it in, so it was not "
             "saved. Sign in again and resubmit it; any text you typed is below to copy.",
         )
+
+    @app.errorhandler(RenderRefused)
+    def _unrenderable(error: RenderRefused):
+        # Forms check their text first; this catches a text refused on its way to be saved.
+        db.session.rollback()
+        return _page(400, f"{error} Nothing was saved; any text you typed is below to copy.")
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):

@@ -118,6 +118,18 @@ def can_edit_organisation(user, organisation: Organisation) -> bool:
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
+def can_rename_organisation(user, organisation: Organisation) -> bool:
+    """Its editors rename their organisation, unless a site admin has locked its name."""
+    return can_edit_organisation(user, organisation) and (
+        is_admin(user) or not organisation.name_locked
+    )
+
+
+def can_lock_organisation_name(user) -> bool:
+    """Locking a name against renames (say, after an impersonation) is for site admins."""
+    return is_admin(user)
+
+
 def can_manage_members(user, organisation: Organisation) -> bool:
     return is_admin(user) or _editor_of(user, organisation.id)
 

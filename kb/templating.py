@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from urllib.parse import urlencode
 
 from flask import Flask, request, url_for
 from sqlalchemy import exists, select
@@ -23,25 +24,42 @@ def _format_date(value: date | datetime | None) -> str:
     return f"{value.day} {value:%B %Y}"
 
 
+# The query parameters listing and search pages read. Links keep these and nothing else, and
+# add them as a query string, never as ``url_for`` arguments: a parameter named ``endpoint``,
+# ``_anchor`` or like a URL argument (``slug``) would otherwise change or break the link.
+LINK_PARAMETERS = (
+    "q", "sector", "channel", "topic", "kind", "organisation", "borrowed", "archived", "sort",
+    "page",
+)  # fmt: skip
+
+
+def url_with(**changes) -> str:
+    """The current page's URL keeping its known query parameters, with ``changes`` (a value,
+    a list of values, or None to drop the parameter)."""
+    args = {name: request.args.getlist(name) for name in request.args if name in LINK_PARAMETERS}
+    for name, value in changes.items():
+        args[name] = [] if value is None else list(value) if isinstance(value, list) else [value]
+    pairs = [(name, value) for name, values in args.items() for value in values]
+    query = urlencode(pairs, safe="!$'()*,/:;?@")  # as url_for encodes a query
+    path = url_for(request.endpoint, **(request.view_args or {}))
+    return f"{path}?{query}" if query else path
+
+
 def url_without(name: str, value: str) -> str:
     """The current URL with one value of a repeated query argument removed; page resets."""
-    args = request.args.to_dict(flat=False)
-    args.pop("page", None)
-    args[name] = [v for v in args.get(name, []) if v != value]
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_with(page=None, **{name: [v for v in request.args.getlist(name) if v != value]})
 
 
 def url_page(number: int) -> str:
     """The current URL at another page of results."""
-    args = request.args.to_dict(flat=False)
-    args["page"] = [str(number)] if number > 1 else []
-    return url_for(request.endpoint, **(request.view_args or {}), **args)
+    return url_with(page=str(number) if number > 1 else None)
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _format_date
     app.jinja_env.globals.update(
         today=_today,
+        url_with=url_with,
         url_without=url_without,
         url_page=url_page,
         permissions=permissions,

@@ -76,7 +76,7 @@ def _close_search_indexes() -> Iterator[None]:
 def _isolated_environment(monkeypatch, tmp_path) -> None:
     """No test reads the developer's instance folder or KB_* settings."""
     for name in ("KB_DATABASE_URL", "KB_SECRET_KEY", "KB_SEED_DIR", "KB_SECURE_COOKIES",
-                 "KB_SEARCH_INDEX_DIR"):  # fmt: skip
+                 "KB_SEARCH_INDEX_DIR", "KB_IMAGE_HOSTS", "KB_MAIL_URL"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KB_INSTANCE_PATH", str(tmp_path / "instance"))
 

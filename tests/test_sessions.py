@@ -12,12 +12,12 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
 from kb.config import UnsafeConfigError
 from kb.db import db, utcnow
-from kb.models import LoginFailure, Organisation, User, UserSession
+from kb.models import Organisation, User, UserSession
 from tests.conftest import make_app
 from tests.factories import TEST_PASSWORD, make_entry, make_user
 from tests.test_accounts import control, database, signed_in, submit, summary_links, text
@@ -70,25 +70,6 @@ def set_cookie_header(response, name: str) -> list[str]:
 def session_rows(app, email: str) -> list[UserSession]:
     with database(app) as session:
         return list(session.scalars(select(UserSession).join(User).where(User.email == email)))
-
-
-def failures(app, email: str) -> int:
-    with database(app) as session:
-        query = select(func.count()).where(LoginFailure.email == email)
-        return session.scalar(query.select_from(LoginFailure))
-
-
-def fail(client, email: str, times: int) -> None:
-    for _ in range(times):
-        assert sign_in(client, email, WRONG).status_code == 400
-
-
-def age_failures(app, by: timedelta) -> None:
-    """Move every stored failure ``by`` into the past, as if that time had gone by."""
-    with database(app) as session:
-        for failure in session.scalars(select(LoginFailure)):
-            failure.created_at -= by
-        session.commit()
 
 
 # The login form ---------------------------------------------------------------------------------
@@ -257,74 +238,7 @@ def test_sign_out_in_one_process_is_seen_by_another(catalogue_app, build_app, cl
     assert not signed_in(other)
 
 
-# Throttling -------------------------------------------------------------------------------------
-
-
-def _locked(response, retry_before) -> None:
-    assert response.status_code == 429
-    page = text(response)
-    assert "Too many failed attempts" in page and "<title>Error: " in page
-    minutes = re.search(r"Try again in (\d+) minutes? \(after (\d\d:\d\d) UTC\)", page)
-    assert minutes and 1 <= int(minutes.group(1)) <= 15
-    assert minutes.group(2) == retry_before.strftime("%H:%M")
-    wait = int(response.headers["Retry-After"])
-    assert 0 < wait <= (retry_before - utcnow()).total_seconds() + 5  # a few seconds' slack
-
-
-def _oldest_failure(app):
-    with database(app) as session:
-        return session.scalar(select(func.min(LoginFailure.created_at)))
-
-
-def test_account_locks_after_five_failures_then_recovers(catalogue_app, client):
-    fail(client, MEMBER, 5)
-    unlocks = _oldest_failure(catalogue_app) + timedelta(minutes=15)
-    _locked(sign_in(client, MEMBER, DEMO_PASSWORD), unlocks)
-    assert not signed_in(client) and session_rows(catalogue_app, MEMBER) == []
-    assert sign_in(client, EDITOR, DEMO_PASSWORD).status_code == 302  # other accounts are fine
-    submit(client, "/logout")
-    age_failures(catalogue_app, timedelta(minutes=14))
-    _locked(sign_in(client, MEMBER, DEMO_PASSWORD), unlocks - timedelta(minutes=14))
-    age_failures(catalogue_app, timedelta(minutes=1, seconds=1))
-    assert sign_in(client, MEMBER, DEMO_PASSWORD).status_code == 302
-    assert signed_in(client)
-
-
-def test_failures_count_whatever_the_case_of_the_email(catalogue_app, client):
-    fail(client, MEMBER.upper(), 3)
-    fail(client, "Member@Eastmarch-Police.example", 2)
-    assert sign_in(client, MEMBER, DEMO_PASSWORD).status_code == 429
-
-
-def test_address_locks_after_twenty_failures_across_accounts(catalogue_app):
-    office, elsewhere = catalogue_app.test_client(), catalogue_app.test_client()
-    office.environ_base["REMOTE_ADDR"] = "198.51.100.7"
-    elsewhere.environ_base["REMOTE_ADDR"] = "203.0.113.9"
-    for number in range(10):
-        fail(office, f"person{number}@strathbeck-council.example", 2)
-    locked = sign_in(office, MEMBER, DEMO_PASSWORD)
-    _locked(locked, _oldest_failure(catalogue_app) + timedelta(minutes=15))
-    assert "from this network" in text(locked)
-    assert sign_in(elsewhere, MEMBER, DEMO_PASSWORD).status_code == 302
-
-
-def test_failures_are_shared_between_processes(catalogue_app, build_app):
-    first, second = catalogue_app.test_client(), build_app().test_client()
-    fail(first, MEMBER, 3)
-    fail(second, MEMBER, 2)
-    assert sign_in(first, MEMBER, DEMO_PASSWORD).status_code == 429
-    assert sign_in(second, MEMBER, DEMO_PASSWORD).status_code == 429
-    age_failures(catalogue_app, timedelta(minutes=16))
-    assert sign_in(second, MEMBER, DEMO_PASSWORD).status_code == 302
-
-
-def test_successful_sign_in_clears_the_account_failures(catalogue_app, client):
-    fail(client, MEMBER, 4)
-    assert sign_in(client, MEMBER, DEMO_PASSWORD).status_code == 302
-    assert failures(catalogue_app, MEMBER) == 0
-    again = catalogue_app.test_client()
-    fail(again, MEMBER, 4)  # a fifth would lock the account if the first four still counted
-    assert sign_in(again, MEMBER, DEMO_PASSWORD).status_code == 302
+# Throttling: tests/test_throttle.py.
 
 
 # The account page: password and drafts ---------------------------------------------------------

@@ -1,7 +1,7 @@
-"""Accounts: registration, signing in and out, and the account page."""
+"""Accounts: registration, signing in and out, a forgotten password, and the account page."""
 
 from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from kb.accounts import views  # noqa: E402,F401 - registers the routes
+from kb.accounts import recovery_views, views  # noqa: E402,F401 - registers the routes

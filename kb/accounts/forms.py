@@ -121,6 +121,21 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in on this device for 30 days")
 
 
+class ForgotForm(FlaskForm):
+    email = _email_field()
+
+
+class ResetForm(_NewPassword, FlaskForm):
+    """A new password chosen through an emailed link."""
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def identity(self) -> tuple[str, str]:
+        return self.user.email, self.user.display_name
+
+
 class NameForm(FlaskForm):
     display_name = _name_field()
 

@@ -6,6 +6,9 @@ words make a good one), not a commonly used password, and not the person's own e
 
 from __future__ import annotations
 
+import secrets
+from functools import lru_cache
+
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -26,8 +29,18 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
 def check_password(password_hash: str | None, password: str) -> bool:
-    return password_hash is not None and check_password_hash(password_hash, password)
+    """Whether ``password`` matches. Without a hash (no such account), a dummy one is checked
+    anyway, so the time taken does not tell whether an account exists."""
+    if password_hash is None:
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
+        return False
+    return check_password_hash(password_hash, password)
 
 
 def password_problems(password: str, *, email: str = "", display_name: str = "") -> list[str]:

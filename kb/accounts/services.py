@@ -9,6 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from kb.models import Organisation, OrganisationRequest, RequestStatus, Role, Sector, User
+from kb.orgs.names import check_available
 from kb.slugs import unique_slug
 
 
@@ -87,7 +88,9 @@ def decline_member(session: Session, member: User) -> None:
 
 
 def approve_request(session: Session, request: OrganisationRequest, now: datetime) -> Organisation:
-    """Create the organisation; the person who asked becomes its first editor."""
+    """Create the organisation; the person who asked becomes its first editor. Raises
+    ``NameUnavailable`` if another organisation has (or recently had) the name."""
+    check_available(session, request.name, now)
     organisation = Organisation(
         slug=unique_slug(session, Organisation, request.name),
         name=request.name,

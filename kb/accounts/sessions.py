@@ -11,8 +11,8 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from flask import Flask
-from flask_login import LoginManager
+from flask import Flask, current_app, session
+from flask_login import LoginManager, login_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,20 @@ def load_user(session: Session, token: str, now: datetime) -> User | None:
     user = row.user
     user.session_token = token
     return user
+
+
+def sign_in_browser(user: User, remember: bool) -> None:
+    """Sign the current browser in as ``user``: a fresh server-side session and a fresh cookie
+    (against session fixation), lasting a sign-in or, with ``remember``, ``REMEMBER_DAYS``."""
+    config = current_app.config
+    lifetime = (
+        timedelta(days=config["REMEMBER_DAYS"])
+        if remember
+        else timedelta(hours=config["SIGN_IN_HOURS"])
+    )
+    session.clear()
+    start_session(db.session, user, lifetime=lifetime, now=utcnow())
+    login_user(user, remember=remember, duration=timedelta(days=config["REMEMBER_DAYS"]))
 
 
 def init_app(app: Flask) -> None:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from kb import permissions
-from kb.accounts import bp, services, sessions, throttle
+from kb.accounts import bp, recovery, services, sessions, throttle
 from kb.accounts.forms import NEW_ORGANISATION, LoginForm, NameForm, PasswordForm, RegisterForm
 from kb.accounts.passwords import check_password, hash_password
+from kb.accounts.recovery_views import may_email, sent
 from kb.borrowing.lineage import waiting_for
 from kb.db import db, utcnow
 from kb.entries.queries import organisation_drafts
 from kb.models import Organisation, Sector, User
+from kb.orgs.names import NameUnavailable, check_available
 from kb.security import safe_next
 
 
@@ -26,20 +29,15 @@ def _limits() -> throttle.Limits:
         per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
         per_address=config["LOGIN_FAILURES_PER_ADDRESS"],
         window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+        first_delay=config["LOGIN_FIRST_DELAY_SECONDS"],
     )
 
 
-def _sign_in(user: User, remember: bool) -> None:
-    """Start a fresh server-side session (and a fresh cookie, against session fixation)."""
-    config = current_app.config
-    lifetime = (
-        timedelta(days=config["REMEMBER_DAYS"])
-        if remember
-        else timedelta(hours=config["SIGN_IN_HOURS"])
-    )
-    session.clear()
-    sessions.start_session(db.session, user, lifetime=lifetime, now=utcnow())
-    login_user(user, remember=remember, duration=timedelta(days=config["REMEMBER_DAYS"]))
+def _wait_words(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def _status(form) -> int:
@@ -62,19 +60,44 @@ def register():
         return redirect(url_for("accounts.account"))
     form = RegisterForm()
     _organisation_choices(form)
-    if form.validate_on_submit():
-        if services.email_taken(db.session, form.email.data):
-            form.email.errors.append(
-                "An account with this email address already exists. Sign in instead."
-            )
+    if form.validate_on_submit() and _new_organisation_name_free(form):
+        # The same answer, and about the same time, whether or not the address has an account:
+        # the password is hashed either way, and the owner of an existing one is told by email.
+        email = services.normalise_email(form.email.data)
+        password_hash = hash_password(form.password.data)
+        user = _register(form, password_hash)
+        sign_in_link = url_for("accounts.login", _external=True)
+        if user is not None:
+            message = recovery.welcome(current_app.config, user, sign_in=sign_in_link)
         else:
-            user = _register(form)
-            if user is not None:
-                return redirect(url_for("accounts.account"))
+            existing = db.session.scalar(select(User).where(User.email == email))
+            message = None
+            if existing is not None and may_email(email, "notice"):
+                reset = url_for("accounts.forgot_password", _external=True)
+                message = recovery.already_registered(
+                    current_app.config, existing, sign_in=sign_in_link, reset=reset
+                )
+            db.session.commit()
+        return sent(email, "register", message)
     return render_template("accounts/register.html", form=form), _status(form)
 
 
-def _register(form: RegisterForm) -> User | None:
+def _new_organisation_name_free(form: RegisterForm) -> bool:
+    if form.organisation.data != NEW_ORGANISATION:
+        return True
+    try:
+        check_available(db.session, form.new_name.data, utcnow())
+    except NameUnavailable as refusal:
+        form.new_name.errors.append(f"{refusal} If it is yours, choose it in the list above.")
+        return False
+    return True
+
+
+def _register(form: RegisterForm, password_hash: str) -> User | None:
+    """The new account (not signed in: that happens through the sign-in page), or None if
+    the address already has one."""
+    if services.email_taken(db.session, form.email.data):
+        return None
     organisation = new_organisation = None
     if form.organisation.data == NEW_ORGANISATION:
         sector = db.session.scalar(select(Sector).where(Sector.slug == form.new_sector.data))
@@ -90,18 +113,15 @@ def _register(form: RegisterForm) -> User | None:
             db.session,
             email=form.email.data,
             display_name=form.display_name.data,
-            password_hash=hash_password(form.password.data),
+            password_hash=password_hash,
             organisation=organisation,
             new_organisation=new_organisation,
             now=utcnow(),
         )
     except IntegrityError:  # the same email registered a moment ago in another request
         db.session.rollback()
-        form.email.errors.append("An account with this email address already exists.")
         return None
-    _sign_in(user, remember=False)
     db.session.commit()
-    flash("Your account is ready. You are signed in.", "success")
     return user
 
 
@@ -114,25 +134,45 @@ def login():
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form), _status(form)
     email, address = services.normalise_email(form.email.data), request.remote_addr or "unknown"
-    now, limits = utcnow(), _limits()
-    retry = throttle.retry_at(db.session, email, address, limits, now)
+    now, limits, config = utcnow(), _limits(), current_app.config
+    device = throttle.known_device(
+        config["SECRET_KEY"], request.cookies.get(throttle.DEVICE_COOKIE), email,
+        timedelta(days=config["DEVICE_DAYS"]),
+    )  # fmt: skip
+    # The attempt is counted, and committed, before the password is checked: parallel guesses
+    # see each other, and no write lock is held while the hash is computed. Ending the read
+    # first (loading the signed-in user) keeps the count the transaction's first statement.
+    db.session.commit()
+    retry = None
+    if device:
+        counted = throttle.device_buckets(device, limits)
+        retry = throttle.reserve(db.session, counted, limits, now)
+    if not device or retry is not None:  # a known device that failed too often is like any
+        counted = throttle.buckets(email, address, limits)
+        retry = throttle.reserve(db.session, counted, limits, now)
+    db.session.commit()
     if retry is not None:
-        minutes = max(1, -(-int((retry - now).total_seconds()) // 60))
+        seconds = max(1, math.ceil((retry - now).total_seconds()))
         response = render_template(
-            "accounts/login.html", form=form, retry_at=retry, retry_minutes=minutes
+            "accounts/login.html", form=form, retry_at=retry, retry_wait=_wait_words(seconds)
         )
-        return response, 429, {"Retry-After": str(int((retry - now).total_seconds()) + 1)}
+        return response, 429, {"Retry-After": str(seconds + 1)}
     user = db.session.scalar(select(User).where(User.email == email))
-    if user is None or not check_password(user.password_hash, form.password.data):
-        throttle.record_failure(db.session, email, address, limits, now)
-        db.session.commit()
+    # Without an account a dummy hash is checked, so the answer takes as long either way.
+    if not check_password(user.password_hash if user else None, form.password.data):
         form.password.errors.append("The email address or password is not right.")
         return render_template("accounts/login.html", form=form), 400
-    throttle.clear_account(db.session, email)
-    _sign_in(user, remember=form.remember.data)
+    throttle.succeeded(db.session, counted)
+    sessions.sign_in_browser(user, remember=form.remember.data)
     db.session.commit()
     flash(f"Signed in as {user.display_name}.", "success")
-    return redirect(target or url_for("accounts.account"))
+    response = redirect(target or url_for("accounts.account"))
+    response.set_cookie(
+        throttle.DEVICE_COOKIE, throttle.device_token(config["SECRET_KEY"], email),
+        max_age=int(timedelta(days=config["DEVICE_DAYS"]).total_seconds()), path="/login",
+        secure=config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax",
+    )  # fmt: skip
+    return response
 
 
 @bp.post("/logout")
@@ -197,7 +237,7 @@ def change_password():
     user.password_hash = hash_password(form.password.data)
     # Every other signed-in browser, and any copy of this one's cookie, stops working.
     sessions.end_all_sessions(db.session, user)
-    _sign_in(user, remember=False)
+    sessions.sign_in_browser(user, remember=False)
     db.session.commit()
     flash("Your password has been changed. Other devices have been signed out.", "success")
     return redirect(url_for("accounts.account"))

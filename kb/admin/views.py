@@ -11,6 +11,7 @@ from kb.accounts import services
 from kb.admin import bp
 from kb.db import db, utcnow
 from kb.models import OrganisationRequest, RequestStatus, Role, User
+from kb.orgs.names import NameUnavailable
 
 
 @bp.before_request
@@ -39,7 +40,12 @@ def _pending_request(request_id: int) -> OrganisationRequest:
 
 @bp.post("/requests/<int:request_id>/approve")
 def approve_request(request_id: int):
-    organisation = services.approve_request(db.session, _pending_request(request_id), utcnow())
+    try:
+        organisation = services.approve_request(db.session, _pending_request(request_id), utcnow())
+    except NameUnavailable as refusal:
+        db.session.rollback()
+        flash(f"Not added: {refusal} Decline the request, or ask who made it.", "error")
+        return redirect(url_for("admin.index"))
     db.session.commit()
     flash(f"{organisation.name} has been added; whoever asked for it is now its editor.", "success")
     return redirect(url_for("admin.index"))

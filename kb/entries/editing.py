@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb.entries.content import Content, current_content, entry_details, revision_content
@@ -59,30 +60,46 @@ def new_entry(
     edit_summary: str,
     now: datetime,
 ) -> Entry:
-    """A new entry with its first revision, under a slug made from its title."""
-    entry = create_entry(
-        session,
-        organisation=organisation,
-        author=author,
-        slug=unique_slug(session, Entry, content.title),
-        kind=kind,
-        title=content.title,
-        summary=content.summary,
-        body=content.body,
-        relevant_sectors=_terms(session, Sector, content.relevant_sectors),
-        channels=_terms(session, Channel, content.channels),
-        topics=_terms(session, Topic, content.topics),
-        licence=content.licence,
-        evidence_stage=content.evidence_stage,
-        outcome=content.outcome,
-        review_by=content.review_by,
-        status=status,
-        edit_summary=edit_summary or "Created",
-        created_at=now,
-    )
+    """A new entry with its first revision, under a slug made from its title.
+
+    Two entries with the same title saved at the same moment both find the same free slug;
+    the second to insert it gets the next one, inside a savepoint of the same transaction.
+    """
+    render_markdown(content.body)  # refused before any write (and kept for create_entry)
+    # Everything is read before the first write (see save_edit on why that matters).
+    fields = {
+        "relevant_sectors": _terms(session, Sector, content.relevant_sectors),
+        "channels": _terms(session, Channel, content.channels),
+        "topics": _terms(session, Topic, content.topics),
+    }
+    slug = unique_slug(session, Entry, content.title)
+    for attempt in range(SLUG_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                entry = create_entry(
+                    session, organisation=organisation, author=author, slug=slug, kind=kind,
+                    title=content.title, summary=content.summary, body=content.body,
+                    licence=content.licence, evidence_stage=content.evidence_stage,
+                    outcome=content.outcome, review_by=content.review_by, status=status,
+                    edit_summary=edit_summary or "Created", created_at=now, **fields,
+                )  # fmt: skip
+            break
+        except IntegrityError as error:
+            if not _slug_taken(error) or attempt == SLUG_ATTEMPTS - 1:
+                raise
+            # This transaction now holds the write lock, so it reads what the other committed.
+            slug = unique_slug(session, Entry, content.title)
     entry.open_to_any_member = open_to_any_member
     session.flush()
     return entry
+
+
+SLUG_ATTEMPTS = 20
+
+
+def _slug_taken(error: IntegrityError) -> bool:
+    message = str(error.orig)
+    return "entries.slug" in message or "uq_entries_slug" in message
 
 
 def save_edit(
@@ -97,7 +114,8 @@ def save_edit(
     status: str | None = None,
     open_to_any_member: bool | None = None,
 ) -> SaveResult:
-    """Save ``content`` over revision ``base``; raises ``EditConflict`` if that is not current.
+    """Save ``content`` over revision ``base``; raises ``EditConflict`` if that is not current,
+    and ``RenderRefused`` (before writing anything) if its text cannot be rendered.
 
     Unchanged content writes no revision; a status or "open to any member" change alone
     updates the entry without one.
@@ -110,6 +128,9 @@ def save_edit(
         open_to_any_member = None
     if not (text_changed or status or open_to_any_member is not None):
         return SaveResult(None)
+    # Rendering is the slow part of a save: done before the first write, so the write lock
+    # is held only for the writes themselves (and a refused text writes nothing).
+    body_html = str(render_markdown(content.body)) if text_changed else ""
 
     values: dict = {"updated_at": now}
     if text_changed:
@@ -154,7 +175,7 @@ def save_edit(
         title=content.title,
         summary=content.summary,
         body=content.body,
-        body_html=str(render_markdown(content.body)),
+        body_html=body_html,
         author=author,
         created_at=now,
         edit_summary=edit_summary,

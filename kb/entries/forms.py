@@ -23,7 +23,7 @@ from kb.db import db
 from kb.entries.content import Content
 from kb.licences import LICENCES
 from kb.models import SUMMARY_MAX, Channel, EvidenceStage, Kind, Outcome, Sector, Topic
-from kb.rendering import render_markdown
+from kb.rendering import RenderRefused, render_markdown
 
 BODY_MAX = 200_000
 REVISION_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only; "²".isdigit() is True
@@ -124,6 +124,16 @@ class EntryForm(FlaskForm):
             names = " or ".join(name for _code, name in field.choices)
             raise ValidationError(f"This entry's licence must be {names}")
 
+    def validate_body(self, field) -> None:
+        """The text must render within Span's limits (``kb/rendering.py``); the result is
+        kept, so the save that follows does not render it again."""
+        if field.errors:
+            return
+        try:
+            render_markdown((field.data or "").replace("\r\n", "\n"))
+        except RenderRefused as refusal:
+            raise ValidationError(str(refusal)) from None
+
     def content(self) -> Content:
         """The submitted values as Content. Line endings become \\n; nothing else changes."""
         case_study = self.kind.data == Kind.CASE_STUDY.value
@@ -153,9 +163,15 @@ class EntryForm(FlaskForm):
         self.outcome.data = content.outcome or ""
         self.review_by.data = content.review_by
 
-    def preview(self) -> Markup:
-        """The submitted text as it will look once saved (nothing is saved)."""
-        return render_markdown(self.content().body)
+    def preview(self) -> Markup | None:
+        """The submitted text as it will look once saved (nothing is saved); None, with the
+        reason beside the text field, when it cannot be rendered."""
+        try:
+            return render_markdown(self.content().body)
+        except RenderRefused as refusal:
+            if str(refusal) not in self.body.errors:
+                self.body.errors = [*self.body.errors, str(refusal)]
+            return None
 
     def base(self) -> int | None:
         """The revision the edit started from, or None if missing or not a number."""

@@ -14,8 +14,11 @@ from kb.entries.content import DETAIL_LABELS, entry_details, revision_content
 from kb.entries.describe import describe_detail
 from kb.entries.diffs import detail_changes, word_diff
 from kb.entries.editing import EditConflict, revert
+from kb.entries.forms import revision_number
 from kb.entries.views import load_entry
 from kb.models import Entry, Revision, User
+from kb.rendering import RenderRefused
+from kb.security import whole_number
 
 
 def _revisions(entry: Entry) -> list[Revision]:
@@ -76,7 +79,7 @@ def _details(revision: Revision):
 def compare(slug: str):
     """The history page's compare form (GET, no script): redirects to the diff."""
     entry = load_entry(slug)
-    a, b = request.args.get("from", type=int), request.args.get("to", type=int)
+    a, b = whole_number(request.args.get("from")), whole_number(request.args.get("to"))
     if a is None or b is None:
         abort(404)
     return redirect(url_for("entries.diff", slug=entry.slug, a=min(a, b), b=max(a, b)))
@@ -111,7 +114,7 @@ def revert_to(slug: str, number: int):
     entry = load_entry(slug)
     permissions.require(permissions.can_revert(current_user, entry))
     target = _revision(entry, number)
-    base = request.form.get("base_revision", type=int)
+    base = revision_number(request.form.get("base_revision"))
     try:
         result = revert(
             db.session, entry, author=current_user, revision=target, base=base, now=utcnow()
@@ -124,6 +127,10 @@ def revert_to(slug: str, number: int):
             "error",
         )
         return history(slug), 409
+    except RenderRefused as refusal:
+        db.session.rollback()
+        flash(f"Nothing was reverted: {refusal}", "error")
+        return history(slug), 400
     db.session.commit()
     if result.revision is None:
         flash(f"Nothing to revert: the entry already matches revision {number}.", "info")

@@ -37,7 +37,11 @@ def create_entry(
     updated_at: datetime | None = None,
 ) -> Entry:
     """A new entry owned by ``organisation`` with its first revision. The origin sector is the
-    organisation's; relevant sectors never repeat it."""
+    organisation's; relevant sectors never repeat it.
+
+    The text is rendered before anything is written (it may be refused with
+    ``RenderRefused``), so no transaction holds a write lock while Markdown runs."""
+    body_html = str(render_markdown(body))
     created_at = created_at or utcnow()
     entry = Entry(
         slug=slug,
@@ -67,7 +71,7 @@ def create_entry(
             title=title,
             summary=summary,
             body=body,
-            body_html=str(render_markdown(body)),
+            body_html=body_html,
             author=author,
             created_at=updated_at or created_at,
             edit_summary=edit_summary,

@@ -15,11 +15,11 @@ from kb.models.entry import (
     entry_sectors,
     entry_topics,
 )
-from kb.models.org import Organisation
+from kb.models.org import FormerName, Organisation
 from kb.models.search import SearchChange, SearchLogHorizon, SearchReplica
 from kb.models.taxonomy import Channel, Sector, Topic
 from kb.models.user import (
-    LoginFailure,
+    LoginThrottle,
     OrganisationRequest,
     RequestStatus,
     Role,
@@ -38,9 +38,10 @@ __all__ = [
     "AppendOnlyError",
     "Channel",
     "Entry",
+    "FormerName",
     "EvidenceStage",
     "Kind",
-    "LoginFailure",
+    "LoginThrottle",
     "Organisation",
     "OrganisationRequest",
     "Outcome",

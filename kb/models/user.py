@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kb.db import Base, UTCDateTime, utcnow
@@ -88,15 +88,20 @@ class UserSession(Base):
     user: Mapped[User] = relationship()
 
 
-class LoginFailure(Base):
-    """A failed sign-in, kept for the throttling window (shared by every worker process)."""
+class LoginThrottle(Base):
+    """Sign-in attempts counted under one key: an account from one address, an account, an
+    address, or a known device (see ``kb/accounts/throttle.py``). Shared by every worker
+    process. Times are seconds since the epoch, so that one conditional SQL statement can
+    compare and move them on SQLite and PostgreSQL alike."""
 
-    __tablename__ = "login_failures"
+    __tablename__ = "login_throttles"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    address: Mapped[str] = mapped_column(String(64), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[float] = mapped_column(Float)  # first attempt of the current count
+    last_at: Mapped[float] = mapped_column(Float)  # latest attempt
+    wait_until: Mapped[float] = mapped_column(Float)  # no attempt before this, once over
+    delay: Mapped[float] = mapped_column(Float)  # the current doubling wait, in seconds
 
 
 class RequestStatus(enum.StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from kb.models.org import is_email, is_web_address
@@ -34,3 +34,4 @@ class OrganisationForm(FlaskForm):
         description="A team mailbox or contact page, never a named person's address.",
     )
     description = TextAreaField("About the organisation (optional)", validators=[Length(max=4000)])
+    name_locked = BooleanField("Lock the name: only site admins can change it")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 from sqlalchemy import select
 
-from kb.db import db
+from kb.db import db, utcnow
 from kb.entries.listing import load_listing
 from kb.entries.queries import EntryFilter, entries_per_organisation
 from kb.models import Organisation, Sector
-from kb.orgs import bp
+from kb.orgs import bp, names
 from kb.orgs.lookup import load_organisation
 
 
@@ -32,4 +32,7 @@ def show(slug: str):
         ("channel", "topic", "kind"),
         per_page=current_app.config["ENTRIES_PER_PAGE"],
     )
-    return render_template("orgs/show.html", organisation=organisation, results=results)
+    former = names.former_names(db.session, organisation, utcnow())
+    return render_template(
+        "orgs/show.html", organisation=organisation, results=results, former_names=former
+    )

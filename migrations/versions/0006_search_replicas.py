@@ -1,7 +1,7 @@
 """Search replicas and the change log's pruning horizon
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import kb.db
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -124,6 +124,11 @@ def test_journey_from_registering_to_reverting(browser, live):
     page.get_by_label("Organisation name").fill(org_name)
     page.get_by_label("Sector", exact=True).select_option(label="Third sector")
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    page.locator("main").get_by_role("link", name="sign in", exact=True).click()
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     expect(page.locator("main")).to_contain_text(f"You asked for {org_name} to be added")
     expect(page.get_by_role("link", name="New entry")).to_have_count(0)
 
