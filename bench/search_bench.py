@@ -363,6 +363,7 @@ def main() -> None:
         print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         app = make_app(folder)
         with app.app_context():
+            upgrade_database()  # a kept folder made by an older Span
             index, synonyms = get_index(), get_synonyms()
             index.ensure()  # a kept folder copied without its index is built here
         fts = Fts5(folder / "bench.sqlite")
