@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ class RebuildReport:
     folder: Path
 
 
-def build(root: Path, engine: Engine, *, procs: int = 1, limitmb: int = 256) -> RebuildReport:
+def build(root: Path, engine: Engine, *, procs: int = 1, limitmb: int = 128) -> RebuildReport:
     """Index every entry into a new folder, then make it the live one. The caller holds the
     replica's rebuild lock; searches keep being answered from the old folder meanwhile."""
     started = time.perf_counter()
@@ -32,24 +33,29 @@ def build(root: Path, engine: Engine, *, procs: int = 1, limitmb: int = 256) -> 
     # Read the log's high-water mark before the entries: anything committed later has a
     # higher id, so the catch-up after the swap re-reads it.
     applied = latest_change(engine)
-    writers: dict[str, object] = {}
+    drafts: dict[str, list[dict]] = defaultdict(list)  # a few per organisation: kept in memory
     count = 0
+    writer = _writer(folder / PUBLIC, procs, limitmb)
     try:
-        writers[PUBLIC] = _writer(folder / PUBLIC, procs, limitmb)
         with engine.connect() as connection:
             for document in iter_documents(connection, all_entry_ids(connection)):
-                if document.place not in writers:
-                    writers[document.place] = _writer(folder / document.place, 1, 32)
-                writers[document.place].add_document(**document.fields)
+                if document.place == PUBLIC:
+                    writer.add_document(**document.fields)
+                else:
+                    drafts[document.place].append(document.fields)
                 count += 1
-        for writer in writers.values():
-            writer.commit()
+        writer.commit()
+        for place, documents in drafts.items():
+            # One small writer at a time, so memory does not grow with the organisations.
+            drafts_writer = _writer(folder / place, 1, 16)
+            for fields in documents:
+                drafts_writer.add_document(**fields)
+            drafts_writer.commit()
         integrity.record(folder)
         write_mark(folder, applied)
     except BaseException:
-        for writer in writers.values():
-            if not getattr(writer, "is_closed", False):
-                writer.cancel()
+        if not getattr(writer, "is_closed", True):
+            writer.cancel()
         shutil.rmtree(folder, ignore_errors=True)
         raise
     previous = swap(root, folder)

@@ -237,7 +237,7 @@ class SearchIndex:
 
     # -- whole-index operations -----------------------------------------------------------------
 
-    def rebuild(self, *, procs: int = 1, limitmb: int = 256) -> RebuildReport:
+    def rebuild(self, *, procs: int = 1, limitmb: int = 128) -> RebuildReport:
         """Build a new index from the database and swap it in; waits for any rebuild another
         process is running on this replica to finish first."""
         with file_lock(self.root / REBUILD_LOCK, timeout=3600) as held:
