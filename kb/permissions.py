@@ -21,9 +21,7 @@ from __future__ import annotations
 from flask import abort
 
 from kb.licences import LICENCES
-from kb.models import Entry, Organisation, Role, Status
-
-PUBLIC_STATUSES = frozenset({Status.PUBLISHED.value, Status.ARCHIVED.value})
+from kb.models import PUBLIC_STATUSES, Entry, Organisation, Role, Status
 
 
 def _signed_in(user) -> bool:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from kb.models import (
+    PUBLIC_STATUSES,
     Adoption,
     Borrow,
     BorrowRequest,
@@ -21,7 +22,6 @@ from kb.models import (
     Organisation,
     Sector,
 )
-from kb.permissions import PUBLIC_STATUSES
 
 MAX_GENERATIONS = 50  # a guard: copies are always newer than their sources, so no cycles
 

@@ -3,6 +3,7 @@
 from kb.models.borrowing import NOTE_MAX, Adoption, Borrow, BorrowRequest, BorrowRequestStatus
 from kb.models.entry import (
     LICENCE_CODES,
+    PUBLIC_STATUSES,
     SUMMARY_MAX,
     AppendOnlyError,
     Entry,
@@ -34,6 +35,7 @@ __all__ = [
     "BorrowRequest",
     "BorrowRequestStatus",
     "LICENCE_CODES",
+    "PUBLIC_STATUSES",
     "SUMMARY_MAX",
     "AppendOnlyError",
     "Channel",

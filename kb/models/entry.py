@@ -52,6 +52,10 @@ class Status(Labelled):
     ARCHIVED = "archived", "Archived"
 
 
+# The statuses anyone may read; a draft is its organisation's business (see permissions.py).
+PUBLIC_STATUSES = frozenset({Status.PUBLISHED.value, Status.ARCHIVED.value})
+
+
 class EvidenceStage(Labelled):
     IDEA = "idea", "Idea"
     TRIED_LOCALLY = "tried-locally", "Tried locally"

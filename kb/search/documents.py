@@ -13,6 +13,7 @@ from sqlalchemy import Connection, and_, select
 from sqlalchemy.orm import aliased
 
 from kb.models import (
+    PUBLIC_STATUSES,
     Adoption,
     Borrow,
     Channel,
@@ -26,7 +27,6 @@ from kb.models import (
     entry_sectors,
     entry_topics,
 )
-from kb.permissions import PUBLIC_STATUSES
 from kb.rendering import text_of_html
 from kb.search.folders import DRAFTS, PUBLIC
 
