@@ -12,7 +12,7 @@ from kb.borrowing.upstream import source_content, source_revision
 from kb.db import db
 from kb.entries.content import current_content
 from kb.entries.describe import content_changes
-from kb.entries.views import load_entry
+from kb.entries.lookup import load_entry
 
 
 @bp.get("/entries/<slug>/lineage")

@@ -12,7 +12,7 @@ from kb.borrowing.forms import AskForm
 from kb.borrowing.services import BorrowRefused, ask_to_borrow, decide_request, granted_request
 from kb.borrowing.services import pending_request as find_pending
 from kb.db import db, utcnow
-from kb.entries.views import load_entry
+from kb.entries.lookup import load_entry
 from kb.models import BorrowRequest, BorrowRequestStatus, Entry
 from kb.orgs.lookup import load_organisation
 

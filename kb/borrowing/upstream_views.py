@@ -19,7 +19,7 @@ from kb.entries.content import current_content
 from kb.entries.describe import content_changes
 from kb.entries.editing import EditConflict
 from kb.entries.forms import entry_form
-from kb.entries.views import load_entry
+from kb.entries.lookup import load_entry
 from kb.licences import copy_licences
 from kb.models import Adoption, Borrow, Entry, Kind
 from kb.orgs.lookup import load_organisation

@@ -20,7 +20,7 @@ from kb.borrowing.services import (
 )
 from kb.db import db, utcnow
 from kb.entries.forms import entry_form
-from kb.entries.views import load_entry
+from kb.entries.lookup import load_entry
 from kb.licences import LICENCES, adapted_from, copy_licences
 from kb.models import Entry, Kind, Status
 

@@ -14,7 +14,7 @@ from kb.entries.conflicts import conflict_page
 from kb.entries.content import BODY_TEMPLATES, Content, current_content
 from kb.entries.editing import EditConflict, new_entry, save_edit, set_status
 from kb.entries.forms import EntryForm, entry_form
-from kb.entries.views import load_entry
+from kb.entries.lookup import load_entry
 from kb.models import Entry, Kind, Organisation, Status
 from kb.search import SearchUnavailable, get_index
 from kb.search.similar import similar_to_text

@@ -15,7 +15,7 @@ from kb.entries.describe import describe_detail
 from kb.entries.diffs import detail_changes, word_diff
 from kb.entries.editing import EditConflict, revert
 from kb.entries.forms import revision_number
-from kb.entries.views import load_entry
+from kb.entries.lookup import load_entry
 from kb.models import Entry, Revision, User
 from kb.rendering import RenderRefused
 from kb.security import whole_number
