@@ -200,13 +200,6 @@ def decide_request(
     session.flush()
 
 
-def allowed_licences(session: Session, entry: Entry) -> tuple[str, ...]:
-    """The licences ``entry`` may carry: any, unless it is a copy of a ShareAlike or "ask
-    first" source, whose terms bind every later edit too."""
-    row = session.scalar(select(Borrow).where(Borrow.entry_id == entry.id))
-    return copy_licences(row.licence) if row is not None else tuple(LICENCES)
-
-
 def dismiss_update(session: Session, borrow_row: Borrow) -> None:
     """Hide "the original has changed" until the original changes again."""
     borrow_row.dismissed_revision = borrow_row.source.current_revision_number

@@ -7,12 +7,11 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kb import permissions
-from kb.borrowing.services import allowed_licences
 from kb.db import db, utcnow
 from kb.entries import bp
 from kb.entries.conflicts import conflict_page
 from kb.entries.content import BODY_TEMPLATES, Content, current_content
-from kb.entries.editing import EditConflict, new_entry, save_edit, set_status
+from kb.entries.editing import EditConflict, allowed_licences, new_entry, save_edit, set_status
 from kb.entries.forms import EntryForm, entry_form
 from kb.entries.lookup import load_entry
 from kb.models import Entry, Kind, Organisation, Status

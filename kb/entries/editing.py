@@ -17,7 +17,18 @@ from sqlalchemy.orm import Session
 
 from kb.entries.content import Content, current_content, entry_details, revision_content
 from kb.entries.services import create_entry
-from kb.models import Channel, Entry, Organisation, Revision, Sector, Status, Topic, User
+from kb.licences import LICENCES, copy_licences
+from kb.models import (
+    Borrow,
+    Channel,
+    Entry,
+    Organisation,
+    Revision,
+    Sector,
+    Status,
+    Topic,
+    User,
+)
 from kb.rendering import render_markdown
 from kb.search.changes import record_entry_change
 from kb.slugs import unique_slug
@@ -201,6 +212,13 @@ def revert(
         edit_summary=f"Reverted to revision {revision.number}",
         now=now,
     )
+
+
+def allowed_licences(session: Session, entry: Entry) -> tuple[str, ...]:
+    """The licences ``entry`` may carry: any, unless it is a copy of a ShareAlike or "ask
+    first" source, whose terms bind every later edit too."""
+    row = session.scalar(select(Borrow).where(Borrow.entry_id == entry.id))
+    return copy_licences(row.licence) if row is not None else tuple(LICENCES)
 
 
 def set_status(session: Session, entry: Entry, status: Status, now: datetime) -> None:
