@@ -3,9 +3,17 @@ first, lineage across generations, and merging the original's later changes into
 
 from flask import Blueprint, flash, redirect
 
+from kb.borrowing.panel import entry_panel
 from kb.db import db
+from kb.entries.panels import EntryPanel, register
 
 bp = Blueprint("borrowing", __name__)
+
+
+@bp.record_once
+def _add_entry_panel(state) -> None:
+    """Entry pages show who borrowed what and offer "Borrow this" (``panel.py``)."""
+    register(state.app, EntryPanel(entry_panel, "borrowing/_entry.html"))
 
 
 def refused(refusal: Exception, to: str):

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import current_app, render_template, url_for
 from flask_login import current_user
 
-from kb.borrowing.panel import entry_panel
 from kb.db import db
 from kb.entries import bp
 from kb.entries.lookup import load_entry
+from kb.entries.panels import build_panels
 from kb.licences import LICENCES, attribution
 from kb.models import Entry, Status
 from kb.search import SearchUnavailable, get_index
@@ -35,7 +35,7 @@ def show(slug: str):
         "entries/show.html",
         entry=entry,
         related=_related(entry),
-        reuse=entry_panel(db.session, entry, current_user),
+        panels=build_panels(current_app, db.session, entry, current_user),
         revision=entry.current_revision,
         licence=LICENCES[entry.licence],
         attribution=attribution(
