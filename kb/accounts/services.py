@@ -74,19 +74,6 @@ def pending_request(session: Session, user: User) -> OrganisationRequest | None:
     )
 
 
-def approve_member(session: Session, member: User, now: datetime) -> None:
-    member.approved_at = now
-    session.flush()
-
-
-def decline_member(session: Session, member: User) -> None:
-    """The person keeps their account (and anything they wrote) but leaves the organisation."""
-    member.organisation = None
-    member.approved_at = None
-    member.role = Role.MEMBER.value
-    session.flush()
-
-
 def approve_request(session: Session, request: OrganisationRequest, now: datetime) -> Organisation:
     """Create the organisation; the person who asked becomes its first editor. Raises
     ``NameUnavailable`` if another organisation has (or recently had) the name."""

@@ -7,10 +7,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from kb import permissions
-from kb.accounts import services
 from kb.db import db, utcnow
 from kb.models import Organisation, User
-from kb.orgs import bp
+from kb.orgs import bp, membership
 from kb.orgs.lookup import load_organisation
 
 
@@ -49,7 +48,7 @@ def members(slug: str):
 def approve_member(slug: str, user_id: int):
     organisation = _organisation(slug)
     member = _pending(organisation, user_id)
-    services.approve_member(db.session, member, utcnow())
+    membership.approve_member(db.session, member, utcnow())
     db.session.commit()
     flash(f"{member.display_name} can now write and edit {organisation.name}'s entries.", "success")
     return redirect(url_for("orgs.members", slug=slug))
@@ -60,7 +59,7 @@ def approve_member(slug: str, user_id: int):
 def decline_member(slug: str, user_id: int):
     organisation = _organisation(slug)
     member = _pending(organisation, user_id)
-    services.decline_member(db.session, member)
+    membership.decline_member(db.session, member)
     db.session.commit()
     flash(f"{member.display_name} is no longer listed as part of {organisation.name}.", "success")
     return redirect(url_for("orgs.members", slug=slug))
