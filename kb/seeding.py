@@ -20,15 +20,13 @@ from kb.entries.services import create_entry
 from kb.models import (
     LICENCE_CODES,
     SUMMARY_MAX,
-    Channel,
+    TERM_MODELS,
     Entry,
     EvidenceStage,
     Kind,
     Organisation,
     Outcome,
-    Sector,
     Status,
-    Topic,
 )
 from kb.seeding_reuse import (
     COPY_FIELDS,
@@ -39,7 +37,8 @@ from kb.seeding_reuse import (
     read_reuse,
 )
 
-TERM_MODELS = {"sectors": Sector, "channels": Channel, "topics": Topic}
+# taxonomy.yaml's lists: "sectors", "channels" and "topics".
+TERM_LISTS = {f"{name}s": model for name, model in TERM_MODELS.items()}
 ENTRY_FIELDS = {
     "slug", "kind", "title", "summary", "organisation", "relevant_sectors", "channels", "topics",
     "licence", "evidence_stage", "outcome", "review_by", "created", "updated", "status",
@@ -193,11 +192,11 @@ def _read_taxonomy(reader: _Reader, path: Path) -> dict[str, list[dict]]:
     data = reader.yaml_file(path)
     terms: dict[str, list[dict]] = {}
     if data is None:
-        return {name: [] for name in TERM_MODELS}
+        return {name: [] for name in TERM_LISTS}
     if not isinstance(data, dict):
         reader.fail(path, "(file)", "must map sectors, channels and topics to lists")
-        return {name: [] for name in TERM_MODELS}
-    for name in TERM_MODELS:
+        return {name: [] for name in TERM_LISTS}
+    for name in TERM_LISTS:
         items = data.get(name)
         if not isinstance(items, list) or not items:
             reader.fail(path, name, "must be a non-empty list")
@@ -359,7 +358,7 @@ def load_catalogue(session: Session, root: Path) -> SeedReport:
 def _load_terms(session: Session, terms: dict[str, list[dict]], report: SeedReport) -> dict:
     """Insert missing terms; return {"sectors": {slug: Sector}, "channels": ..., ...}."""
     by_slug: dict[str, dict] = {}
-    for name, model in TERM_MODELS.items():
+    for name, model in TERM_LISTS.items():
         existing = {term.slug: term for term in session.scalars(select(model))}
         for item in terms[name]:
             report.count(name, created=item["slug"] not in existing)

@@ -12,14 +12,11 @@ from sqlalchemy import func, select
 from kb.admin import bp
 from kb.admin.forms import TermForm
 from kb.db import db
-from kb.models import Channel, Sector, Topic
+from kb.models import TERM_MODELS
 from kb.slugs import unique_slug
 
-KINDS = {
-    "sectors": (Sector, "sector"),
-    "channels": (Channel, "channel"),
-    "topics": (Topic, "topic"),
-}
+# Each kind of term by its URL name ("sectors"), with its model and its name in words.
+KINDS = {f"{name}s": (model, name) for name, model in TERM_MODELS.items()}
 
 
 def _kind(kind: str):

@@ -10,9 +10,11 @@ from kb.db import db
 from kb.entries.content import Content
 from kb.entries.diffs import detail_changes, word_diff
 from kb.licences import LICENCES
-from kb.models import Channel, EvidenceStage, Outcome, Sector, Topic
+from kb.models import TERM_MODELS, EvidenceStage, Outcome
 
-_TERMS = {"relevant_sectors": Sector, "channels": Channel, "topics": Topic}
+# The details that hold terms, and the kind of term each holds.
+_TERMS = {"relevant_sectors": TERM_MODELS["sector"], "channels": TERM_MODELS["channel"],
+          "topics": TERM_MODELS["topic"]}  # fmt: skip
 
 
 def describe_detail(name: str, value) -> str:

@@ -6,7 +6,6 @@ sector matches an entry that originates in it or is marked relevant to it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -14,12 +13,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from kb.models import Entry, Status, entry_channels, entry_sectors, entry_topics
+from kb.vocabulary import Paginated, sorts
 
-SORTS = {
-    "newest": "Newest first",
-    "updated": "Recently updated",
-    "title": "Title A to Z",
-}
+SORTS = sorts("newest", "updated", "title")
 DEFAULT_SORT = "newest"
 
 
@@ -39,23 +35,11 @@ class EntryFilter:
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Paginated):
     items: Sequence[Entry]
     total: int
     number: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
 
 
 def sector_links():

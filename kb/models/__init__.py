@@ -18,7 +18,7 @@ from kb.models.entry import (
 )
 from kb.models.org import FormerName, Organisation
 from kb.models.search import SearchChange, SearchLogHorizon, SearchReplica
-from kb.models.taxonomy import Channel, Sector, Topic
+from kb.models.taxonomy import TERM_MODELS, Channel, Sector, Topic
 from kb.models.user import (
     LoginThrottle,
     OrganisationRequest,
@@ -37,6 +37,7 @@ __all__ = [
     "LICENCE_CODES",
     "PUBLIC_STATUSES",
     "SUMMARY_MAX",
+    "TERM_MODELS",
     "AppendOnlyError",
     "Channel",
     "Entry",

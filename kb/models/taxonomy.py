@@ -37,3 +37,11 @@ class Topic(_Term, Base):
     """What an entry is about: emergencies, staff guidance, evaluation, ..."""
 
     __tablename__ = "topics"
+
+
+# Each kind of term by the name a facet, filter or URL uses for it.
+TERM_MODELS: dict[str, type[Sector] | type[Channel] | type[Topic]] = {
+    "sector": Sector,
+    "channel": Channel,
+    "topic": Topic,
+}

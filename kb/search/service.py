@@ -7,7 +7,6 @@ index's keyword postings, cached once per searcher, intersected with the query's
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,26 +17,22 @@ from sqlalchemy.orm import Session, selectinload
 from whoosh.query import NullQuery
 from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 
-from kb.models import Channel, Entry, Kind, Organisation, Sector, Status, Topic
+from kb.models import TERM_MODELS, Entry, Kind, Organisation, Status
 from kb.search.documents import ACROSS_SECTORS
 from kb.search.highlights import Snippet, configure, snippets, whole
 from kb.search.index import SearchIndex
 from kb.search.query import Synonyms, all_words, bounded, build, parse
 from kb.search.readers import Snapshot
 from kb.search.schema import FACETS, SPELLING_ANALYZER
+from kb.vocabulary import FACET_LABELS, FacetValue, Paginated, facet_values, sorts
 
-SORTS = {"relevance": "Relevance", "newest": "Newest first", "most-borrowed": "Most borrowed"}
+SORTS = sorts("relevance", "newest", "most-borrowed")
 SORT_OPTIONS = {
     "newest": {"sortedby": "created", "reverse": True},
     "most-borrowed": {
         "sortedby": MultiFacet([FieldFacet("borrow_count", reverse=True), ScoreFacet()])
     },
 }
-FACET_LABELS = {
-    "sector": "Sector", "channel": "Channel", "topic": "Topic", "kind": "Kind",
-    "organisation": "Organisation",
-}  # fmt: skip
-TERM_MODELS = {"sector": Sector, "channel": Channel, "topic": Topic}
 
 
 @dataclass(frozen=True)
@@ -60,16 +55,8 @@ class Hit:
     reused: int = 0  # public copies plus adoptions, as indexed
 
 
-@dataclass(frozen=True)
-class FacetValue:
-    value: str
-    label: str
-    count: int
-    selected: bool
-
-
 @dataclass
-class SearchResults:
+class SearchResults(Paginated):
     request: SearchRequest
     hits: list[Hit]
     total: int
@@ -81,20 +68,12 @@ class SearchResults:
     generation: tuple = ()  # which state of the index answered
 
     @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.request.per_page))
-
-    @property
     def number(self) -> int:
         return self.request.page
 
     @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
+    def per_page(self) -> int:
+        return self.request.per_page
 
     @property
     def filtered(self) -> bool:
@@ -233,30 +212,9 @@ def _facets(session, snapshot, matched, chosen, request) -> list:
             if (n := len(pool & docs))
         }
         selected = request.selected.get(facet, ())
-        labels = _labels(session, facet, set(counts) | set(selected))
-        values = [
-            FacetValue(value, label, counts.get(value, 0), value in selected)
-            for value, label in labels
-            if counts.get(value) or value in selected
-        ]
-        if facet == "organisation":
-            values.sort(key=lambda v: (-v.count, v.label.lower()))
+        values = facet_values(session, facet, counts, selected)
         out.append((facet, FACET_LABELS[facet], values))
     return out
-
-
-def _labels(session: Session, facet: str, values: set[str]) -> list[tuple[str, str]]:
-    """(value, label) for ``values``, in the vocabulary's curated order."""
-    if not values:
-        return []
-    if facet == "kind":
-        return [(k.value, k.label) for k in Kind if k.value in values]
-    model = TERM_MODELS.get(facet, Organisation)
-    order = model.position if facet in TERM_MODELS else model.name
-    rows = session.execute(
-        select(model.slug, model.name).where(model.slug.in_(values)).order_by(order)
-    )
-    return [(slug, name) for slug, name in rows]
 
 
 def _cheapest(snapshot, whoosh_query, first_tier, final: set[int], request: SearchRequest):

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import abort, current_app, render_template, request
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from kb import permissions
+from kb import permissions, vocabulary
 from kb.db import db
-from kb.models import Kind, Organisation
 from kb.search import SearchUnavailable, bp, get_index, get_synonyms
 from kb.search.documents import ACROSS_SECTORS
 from kb.search.query import MAX_TERMS
-from kb.search.service import FACET_LABELS, SORTS, TERM_MODELS, SearchRequest, search
+from kb.search.schema import FACETS
+from kb.search.service import SORTS, SearchRequest, search
 from kb.search.similar import similar_to_text
 
 QUERY_MAX = 300
-PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only; "²".isdigit() is True
-
-
-def _values(args: MultiDict, name: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v.strip()))
-
-
-def _known(facet: str, values: tuple[str, ...]) -> bool:
-    if not values:
-        return True
-    if facet == "kind":
-        return all(v in {k.value for k in Kind} for v in values)
-    model = TERM_MODELS.get(facet, Organisation)
-    found = db.session.scalars(select(model.slug).where(model.slug.in_(values))).all()
-    return len(found) == len(values)
 
 
 def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
@@ -41,13 +23,13 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
     whether the text had to be shortened."""
     text = " ".join(args.get("q", "").split())
     shortened = len(text) > QUERY_MAX
-    selected = {facet: _values(args, facet) for facet in FACET_LABELS}
-    if not all(_known(facet, values) for facet, values in selected.items()):
+    selected = {facet: vocabulary.query_values(args, facet) for facet in FACETS}
+    if not all(vocabulary.known(db.session, facet, values) for facet, values in selected.items()):
         abort(404)
     sort = args.get("sort") or "relevance"
-    page = args.get("page", "1")
+    page = vocabulary.page_number(args.get("page"))
     borrowed = args.get("borrowed", "")
-    if sort not in SORTS or not PAGE_NUMBER.fullmatch(page) or borrowed not in {"", ACROSS_SECTORS}:
+    if sort not in SORTS or borrowed not in {"", ACROSS_SECTORS}:
         abort(404)
     drafts = permissions.drafts_in_search(user)
     return (
@@ -55,7 +37,7 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
             text=text[:QUERY_MAX],
             selected={facet: values for facet, values in selected.items() if values},
             sort=sort,
-            page=int(page),
+            page=page,
             per_page=current_app.config["SEARCH_RESULTS_PER_PAGE"],
             include_archived=args.get("archived") == "1",
             borrowed_across=borrowed == ACROSS_SECTORS,

@@ -1,0 +1,124 @@
+"""What listings and search share: facets (their names, labels and values), sort names, page
+numbers and pagination. Defined once here, so a sector page and a search say the same things
+the same way."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import NotFound
+
+from kb.models import TERM_MODELS, Kind, Organisation
+
+FACET_LABELS = {
+    "sector": "Sector", "channel": "Channel", "topic": "Topic", "kind": "Kind",
+    "organisation": "Organisation",
+}  # fmt: skip
+SORT_LABELS = {
+    "relevance": "Relevance",
+    "newest": "Newest first",
+    "updated": "Recently updated",
+    "title": "Title A to Z",
+    "most-borrowed": "Most borrowed",
+}
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only; "²".isdigit() is True
+
+
+def sorts(*names: str) -> dict[str, str]:
+    """The sorts a page offers, with their labels, in the order given."""
+    return {name: SORT_LABELS[name] for name in names}
+
+
+def query_values(args: MultiDict, name: str) -> tuple[str, ...]:
+    """The distinct, non-blank values of a repeated query parameter, in the order given."""
+    return tuple(dict.fromkeys(v.strip() for v in args.getlist(name) if v.strip()))
+
+
+def page_number(value: str | None) -> int:
+    """A page number from the query string; 404 unless it is a plain positive number."""
+    value = "1" if value is None else value
+    if not PAGE_NUMBER.fullmatch(value):
+        raise NotFound()
+    return int(value)
+
+
+class Paginated:
+    """Pages of ``per_page`` items out of ``total``, at page ``number``."""
+
+    total: int
+    number: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    """One value a facet offers: its slug, its label, how many entries choosing it gives."""
+
+    value: str
+    label: str
+    count: int
+    selected: bool
+
+
+def _model(facet: str):
+    return TERM_MODELS.get(facet, Organisation)
+
+
+def known(session: Session, facet: str, values: Collection[str]) -> bool:
+    """Whether every one of ``values`` names a value of ``facet``."""
+    if not values:
+        return True
+    if facet == "kind":
+        return all(value in {kind.value for kind in Kind} for value in values)
+    model = _model(facet)
+    found = session.scalars(select(model.slug).where(model.slug.in_(list(values)))).all()
+    return len(found) == len(set(values))
+
+
+def labels(session: Session, facet: str, values: Iterable[str]) -> list[tuple[str, str]]:
+    """(value, label) for ``values``, in the vocabulary's curated order (organisations by
+    name)."""
+    values = set(values)
+    if not values:
+        return []
+    if facet == "kind":
+        return [(kind.value, kind.label) for kind in Kind if kind.value in values]
+    model = _model(facet)
+    order = model.position if facet in TERM_MODELS else model.name
+    rows = session.execute(
+        select(model.slug, model.name).where(model.slug.in_(values)).order_by(order)
+    )
+    return [(slug, name) for slug, name in rows]
+
+
+def facet_values(
+    session: Session, facet: str, counts: dict[str, int], chosen: Collection[str]
+) -> list[FacetValue]:
+    """The values of ``facet`` worth offering: each with entries (``counts``, by slug) and each
+    already chosen, so a reader is never offered a filter that leads nowhere. Organisations
+    come busiest first."""
+    values = [
+        FacetValue(value, label, counts.get(value, 0), value in chosen)
+        for value, label in labels(session, facet, {v for v, n in counts.items() if n} | {*chosen})
+    ]
+    if facet == "organisation":
+        values.sort(key=lambda v: (-v.count, v.label.lower()))
+    return values
