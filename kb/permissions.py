@@ -45,11 +45,24 @@ def _editor_of(user, organisation_id: int) -> bool:
     return _member_of(user, organisation_id) and user.role == Role.EDITOR.value
 
 
+def own_drafts(user) -> int | None:
+    """The organisation whose drafts ``user`` reads besides what is public: their own, if
+    they are an approved member of one."""
+    return user.organisation_id if is_active_member(user) else None
+
+
+def visible(entry: Entry, drafts_of: int | None) -> bool:
+    """Whether ``entry`` is visible to a reader of ``drafts_of``'s drafts (None: nobody's).
+    The one definition of "visible to this reader": published and archived entries are
+    public, a draft is its organisation's."""
+    return entry.status in PUBLIC_STATUSES or (
+        drafts_of is not None and entry.organisation_id == drafts_of
+    )
+
+
 def can_view(user, entry: Entry) -> bool:
-    """Published and archived entries are public; drafts belong to their organisation."""
-    if entry.status in PUBLIC_STATUSES:
-        return True
-    return is_admin(user) or _member_of(user, entry.organisation_id)
+    """Whether ``user`` may read ``entry``: what is visible to them, and everything to admins."""
+    return is_admin(user) or visible(entry, own_drafts(user))
 
 
 def drafts_in_search(user) -> Organisation | None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from whoosh.query import NullQuery
 from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 
+from kb import permissions
 from kb.models import TERM_MODELS, Entry, Kind, Organisation, Status
 from kb.search.documents import ACROSS_SECTORS
 from kb.search.highlights import Snippet, configure, snippets, whole
@@ -250,11 +251,9 @@ def _hits(session, snapshot, whoosh_query, final: set[int], request: SearchReque
 
 
 def _still_visible(entry: Entry, request: SearchRequest) -> bool:
-    if entry.status == Status.PUBLISHED.value:
-        return True
-    if entry.status == Status.ARCHIVED.value:
-        return request.include_archived
-    return request.drafts_of is not None and entry.organisation_id == request.drafts_of
+    if entry.status == Status.ARCHIVED.value and not request.include_archived:
+        return False
+    return permissions.visible(entry, request.drafts_of)
 
 
 def load_entries(session: Session, ids: Sequence[int]) -> dict[int, Entry]:
