@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kb.entries.content import Content, current_content, entry_details, revision_content
-from kb.entries.services import create_entry
+from kb.entries.services import create_entry, write_revision
 from kb.licences import LICENCES, copy_licences
 from kb.models import (
     Borrow,
@@ -180,21 +180,11 @@ def save_edit(
     entry.channels = _terms(session, Channel, content.channels)
     entry.topics = _terms(session, Topic, content.topics)
     session.flush()
-    revision = Revision(
-        entry_id=entry.id,
-        number=base + 1,
-        title=content.title,
-        summary=content.summary,
-        body=content.body,
-        body_html=body_html,
-        author=author,
-        created_at=now,
+    revision = write_revision(
+        session, entry, number=base + 1, title=content.title, summary=content.summary,
+        body=content.body, body_html=body_html, author=author, created_at=now,
         edit_summary=edit_summary,
-        details=entry_details(entry),
-    )
-    session.add(revision)
-    session.flush()
-    session.expire(entry, ["current_revision", "revisions"])
+    )  # fmt: skip
     return SaveResult(revision, status_changed=bool(status))
 
 

@@ -1,4 +1,5 @@
-"""Creating entries. Services take explicit arguments, flush, and leave the commit to the caller."""
+"""Creating entries and writing their revisions. Services take explicit arguments, flush, and
+leave the commit to the caller."""
 
 from __future__ import annotations
 
@@ -64,19 +65,42 @@ def create_entry(
     )
     session.add(entry)
     session.flush()
-    session.add(
-        Revision(
-            entry=entry,
-            number=1,
-            title=title,
-            summary=summary,
-            body=body,
-            body_html=body_html,
-            author=author,
-            created_at=updated_at or created_at,
-            edit_summary=edit_summary,
-            details=entry_details(entry),
-        )
-    )
-    session.flush()
+    write_revision(
+        session, entry, number=1, title=title, summary=summary, body=body,
+        body_html=body_html, author=author, created_at=updated_at or created_at,
+        edit_summary=edit_summary,
+    )  # fmt: skip
     return entry
+
+
+def write_revision(
+    session: Session,
+    entry: Entry,
+    *,
+    number: int,
+    title: str,
+    summary: str,
+    body: str,
+    body_html: str,
+    author: User | None,
+    created_at: datetime,
+    edit_summary: str,
+) -> Revision:
+    """Append revision ``number`` of ``entry``, recording its details as they now stand. The
+    one place revisions are written: creating an entry and saving an edit both come here."""
+    revision = Revision(
+        entry_id=entry.id,
+        number=number,
+        title=title,
+        summary=summary,
+        body=body,
+        body_html=body_html,
+        author=author,
+        created_at=created_at,
+        edit_summary=edit_summary,
+        details=entry_details(entry),
+    )
+    session.add(revision)
+    session.flush()
+    session.expire(entry, ["current_revision", "revisions"])
+    return revision
