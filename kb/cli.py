@@ -20,6 +20,7 @@ from sqlalchemy import exists, select
 
 from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts, demo_accounts
 from kb.accounts.passwords import hash_password, password_problems
+from kb.accounts.services import create_account
 from kb.db import db, utcnow
 from kb.models import Entry, Organisation, Role, User
 from kb.search import SearchUnavailable, get_index
@@ -224,15 +225,10 @@ def create_user_command(email, display_name, org_slug, role, admin, password) ->
     problems = password_problems(password, email=email, display_name=display_name)
     if problems:
         raise click.UsageError(problems[0])
-    user = User(
-        email=email,
-        display_name=display_name,
-        organisation=organisation,
-        role=role,
-        password_hash=hash_password(password),
-        approved_at=utcnow(),
-    )
-    db.session.add(user)
+    create_account(
+        db.session, email=email, display_name=display_name, password_hash=hash_password(password),
+        organisation=organisation, role=role, now=utcnow(), approved=True,
+    )  # fmt: skip
     db.session.commit()
     click.echo(f"Created {role} {email}.")
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb.accounts.services import create_account
 from kb.models import Organisation, Role, User
 
 DEMO_PASSWORD = "sample-catalogue-demo"  # noqa: S105 - published on purpose, sample data only
@@ -46,20 +47,11 @@ def create_demo_accounts(session: Session, password_hash: str, now: datetime) ->
     for email, name, role, organisation in _wanted(organisations):
         if email in existing:
             continue
-        session.add(
-            User(
-                email=email,
-                display_name=name,
-                role=str(role),
-                organisation=organisation,
-                password_hash=password_hash,
-                approved_at=now,
-                created_at=now,
-                is_demo=True,
-            )
-        )
+        create_account(
+            session, email=email, display_name=name, password_hash=password_hash,
+            organisation=organisation, role=role, now=now, approved=True, is_demo=True,
+        )  # fmt: skip
         added += 1
-    session.flush()
     return added
 
 

@@ -30,6 +30,36 @@ class NewOrganisation:
     website: str = ""
 
 
+def create_account(
+    session: Session,
+    *,
+    email: str,
+    display_name: str,
+    password_hash: str,
+    organisation: Organisation | None,
+    role: Role | str,
+    now: datetime,
+    approved: bool,
+    is_demo: bool = False,
+) -> User:
+    """A new account: the one way accounts are made, whether by registering, by
+    ``kb create-user`` or for the sample catalogue's demo. ``approved`` accounts may act for
+    their organisation at once; others wait for its editors (or a site admin)."""
+    user = User(
+        email=normalise_email(email),
+        display_name=display_name.strip(),
+        password_hash=password_hash,
+        organisation=organisation,
+        role=Role(role).value,
+        created_at=now,
+        approved_at=now if approved else None,
+        is_demo=is_demo,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
 def register(
     session: Session,
     *,
@@ -42,15 +72,10 @@ def register(
 ) -> User:
     """A new member awaiting approval: by their organisation's editors, or by a site admin
     deciding the request for a new organisation."""
-    user = User(
-        email=normalise_email(email),
-        display_name=display_name.strip(),
-        password_hash=password_hash,
-        organisation=organisation,
-        role=Role.MEMBER.value,
-        created_at=now,
-    )
-    session.add(user)
+    user = create_account(
+        session, email=email, display_name=display_name, password_hash=password_hash,
+        organisation=organisation, role=Role.MEMBER, now=now, approved=False,
+    )  # fmt: skip
     if new_organisation is not None:
         session.add(
             OrganisationRequest(
