@@ -14,11 +14,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kb.borrowing.services import adopt, adoption_by
+from kb.borrowing.services import adopt, adoption_by, ask_to_borrow, record_borrow
 from kb.entries.content import current_content
 from kb.entries.editing import save_edit
 from kb.licences import LICENCES, copy_licences
-from kb.models import Borrow, BorrowRequest, Entry, Organisation
+from kb.models import BorrowRequest, Entry, Organisation
 
 COPY_FIELDS = {"borrowed_from", "borrowed_revision", "borrow_note"}
 
@@ -155,18 +155,10 @@ def _check_update(reader, path, label, item, bodies, revisions) -> None:
 
 def link_copy(session: Session, copy: Entry, item: dict, sources: dict[str, Entry]) -> None:
     """Record that a freshly created sample copy was borrowed from its source."""
-    source = sources[item["borrowed_from"]]
-    session.add(
-        Borrow(
-            entry_id=copy.id,
-            source_id=source.id,
-            source_revision=item["borrowed_revision"],
-            borrowed_revision=item["borrowed_revision"],
-            licence=source.licence,
-            note=item["borrow_note"],
-            created_at=copy.created_at,
-        )
-    )
+    record_borrow(
+        session, copy, sources[item["borrowed_from"]], source_revision=item["borrowed_revision"],
+        note=item["borrow_note"], author=None, now=copy.created_at,
+    )  # fmt: skip
 
 
 def load_reuse(session: Session, reuse: dict, report) -> None:
@@ -207,8 +199,8 @@ def load_reuse(session: Session, reuse: dict, report) -> None:
         )
         report.count("requests", created=exists is None)
         if exists is None:
-            message, when = item.get("message", ""), _at(item["date"])
-            session.add(
-                BorrowRequest(entry_id=entry.id, organisation=org, message=message, created_at=when)
-            )
+            ask_to_borrow(
+                session, entry, organisation=org, user=None, message=item.get("message", ""),
+                now=_at(item["date"]),
+            )  # fmt: skip
     session.flush()

@@ -114,20 +114,38 @@ def borrow(
         edit_summary=summary[:300],
         now=now,
     )
-    session.add(
-        Borrow(
-            entry_id=copy.id,
-            source_id=source.id,
-            source_revision=source_revision,
-            borrowed_revision=source_revision,
-            licence=source.licence,
-            note=note.strip(),
-            created_by=author,
-            created_at=now,
-        )
+    record_borrow(
+        session, copy, source, source_revision=source_revision, note=note, author=author, now=now
     )
-    session.flush()
     return copy
+
+
+def record_borrow(
+    session: Session,
+    copy: Entry,
+    source: Entry,
+    *,
+    source_revision: int,
+    note: str,
+    author: User | None,
+    now: datetime,
+) -> Borrow:
+    """Record that ``copy`` was adapted from revision ``source_revision`` of ``source``, under
+    the source's licence. The one writer of borrows: ``borrow`` checks the licence rules
+    before calling it, and the sample catalogue is checked as it is read."""
+    row = Borrow(
+        entry_id=copy.id,
+        source_id=source.id,
+        source_revision=source_revision,
+        borrowed_revision=source_revision,
+        licence=source.licence,
+        note=note.strip(),
+        created_by=author,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def adopt(
