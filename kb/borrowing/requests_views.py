@@ -22,7 +22,7 @@ from kb.orgs.lookup import load_organisation
 def ask(slug: str):
     entry = load_entry(slug)
     permissions.require(permissions.can_ask_to_borrow(current_user, entry))
-    organisation = current_user.organisation
+    organisation = permissions.borrowing_organisation(current_user, entry)
     if granted_request(db.session, entry, organisation) is not None:
         flash(f"{entry.organisation.name} has given you permission to adapt this.", "info")
         return redirect(url_for("borrowing.borrow_entry", slug=entry.slug))

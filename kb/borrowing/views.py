@@ -34,7 +34,7 @@ def _render(form: BorrowForm, source: Entry, *, status: int = 200, refused: str 
             form=form,
             source=source,
             kind=Kind(source.kind),
-            organisation=current_user.organisation,
+            organisation=permissions.borrowing_organisation(current_user, source),
             licence=LICENCES[source.licence],
             credit=adapted_from(
                 source.licence,
@@ -56,7 +56,7 @@ def _render(form: BorrowForm, source: Entry, *, status: int = 200, refused: str 
 @login_required
 def borrow_entry(slug: str):
     source = load_entry(slug)
-    organisation = current_user.organisation
+    organisation = permissions.borrowing_organisation(current_user, source)
     granted = organisation is not None and granted_request(db.session, source, organisation)
     if permissions.can_ask_to_borrow(current_user, source) and not granted:
         return redirect(url_for("borrowing.ask", slug=source.slug))
@@ -73,8 +73,8 @@ def borrow_entry(slug: str):
     if not form.validate():
         return _render(form, source, status=400)
     publish = request.form.get("action") == "publish"
-    if publish and not permissions.can_publish_new(current_user, organisation):
-        abort(403)
+    if publish:
+        permissions.require(permissions.can_publish_new(current_user, organisation))
     try:
         copy = borrow(
             db.session,
@@ -107,6 +107,7 @@ def borrow_entry(slug: str):
 def adopt_entry(slug: str):
     entry = load_entry(slug)
     permissions.require(permissions.can_adopt(current_user, entry))
+    organisation = permissions.borrowing_organisation(current_user, entry)
     form = AdoptForm()
     if not form.validate():
         flash(form.note.errors[0] if form.note.errors else "Try again.", "error")
@@ -115,7 +116,7 @@ def adopt_entry(slug: str):
         adopt(
             db.session,
             entry,
-            organisation=current_user.organisation,
+            organisation=organisation,
             user=current_user,
             note=form.note.data or "",
             now=utcnow(),
@@ -123,7 +124,7 @@ def adopt_entry(slug: str):
     except BorrowRefused as refusal:
         return refused(refusal, url_for("entries.show", slug=entry.slug))
     db.session.commit()
-    flash(f"Recorded: {current_user.organisation.name} uses this as it is.", "success")
+    flash(f"Recorded: {organisation.name} uses this as it is.", "success")
     return redirect(url_for("entries.show", slug=entry.slug))
 
 
@@ -131,6 +132,8 @@ def adopt_entry(slug: str):
 @login_required
 def withdraw(slug: str):
     entry = load_entry(slug)
+    # The reader's own organisation's adoption, if any; whether they may withdraw it is
+    # decided below (a member still waiting for approval may not).
     organisation = current_user.organisation
     adoption = adoption_by(db.session, entry, organisation) if organisation else None
     if adoption is None:

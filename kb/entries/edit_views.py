@@ -81,8 +81,8 @@ def new():
     if not form.validate():
         return render_form(form, entry=None, organisation=organisation, status=400)
     publish = request.form.get("action") == "publish"
-    if publish and not permissions.can_publish_new(current_user, organisation):
-        abort(403)
+    if publish:
+        permissions.require(permissions.can_publish_new(current_user, organisation))
     if not request.form.get("similar_dismissed"):
         very_similar = [item for item in _similar(form) or [] if item.very_similar]
         if very_similar:
@@ -141,8 +141,8 @@ def edit(slug: str):
     if not form.validate():
         return render_form(form, entry=entry, organisation=entry.organisation, status=400)
     action = request.form.get("action")
-    if action == "publish" and not permissions.can_publish(current_user, entry):
-        abort(403)
+    if action == "publish":
+        permissions.require(permissions.can_publish(current_user, entry))
     may_open = permissions.can_open_to_any_member(current_user, entry.organisation)
     try:
         result = save_edit(

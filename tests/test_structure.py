@@ -1,8 +1,10 @@
-"""Features depend downward only: each feature package imports only packages below it.
+"""How the code is arranged, checked so it stays that way.
 
-Search is infrastructure every feature may use; borrowing builds on entries and organisations;
-the account pages show what waits in borrowing; admin sits on top. A package may import a
-package below it, never one above it (so entries never imports borrowing).
+- Features depend downward only: search is infrastructure every feature may use; borrowing
+  builds on entries and organisations; the account pages show what waits in borrowing; admin
+  sits on top. A package may import a package below it, never one above (so entries never
+  imports borrowing).
+- Views refuse through ``kb/permissions.py`` (``require``), never with a bare 403 of their own.
 """
 
 from __future__ import annotations
@@ -42,3 +44,12 @@ def test_no_feature_imports_a_feature_above_it(package):
         if _imports(path) & above
     }
     assert wrong == {}
+
+
+def test_only_permissions_answers_403():
+    bare = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "kb").rglob("*.py"))
+        if path.name != "permissions.py" and "abort(403)" in path.read_text()
+    ]
+    assert bare == []
