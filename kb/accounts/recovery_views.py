@@ -20,18 +20,10 @@ MAIL_SETTINGS = ("MAIL_URL", "MAIL_DIR", "MAIL_FROM")
 
 
 def may_email(email: str, purpose: str) -> bool:
-    """At most three emails of one kind to one address, and twenty asked for from one network
-    address, per throttling window: the forms cannot be used to flood someone's inbox."""
-    config = current_app.config
-    limits = throttle.Limits(
-        per_account=3, per_address=20, window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
-    )
+    """Whether one more email for ``purpose`` may go to ``email`` (``throttle.may_send``)."""
+    window = timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"])
     address = request.remote_addr or "unknown"
-    found = [
-        throttle.Bucket(f"{purpose}:{email}", 3, doubling=False),
-        throttle.Bucket(f"{purpose}-from:{address}", 20, doubling=True),
-    ]
-    return throttle.reserve(db.session, found, limits, utcnow()) is None
+    return throttle.may_send(db.session, purpose, email, address, window, utcnow())
 
 
 def sent(email: str, purpose: str, message: EmailMessage | None):
@@ -94,9 +86,7 @@ def reset_password(token: str):
     form = ResetForm(user=user)
     if not form.validate_on_submit():
         return _reset_page("accounts/reset.html", 400 if form.errors else 200, form=form)
-    user.password_hash = hash_password(form.password.data)
-    # Every signed-in browser (and any copied cookie) stops working; this one signs in afresh.
-    sessions.end_all_sessions(db.session, user)
+    services.change_password(db.session, user, hash_password(form.password.data))
     sessions.sign_in_browser(user, remember=False)
     db.session.commit()
     flash("Your new password is set and you are signed in. Every other device has been "

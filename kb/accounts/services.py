@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from kb.accounts.sessions import end_all_sessions
 from kb.models import Organisation, OrganisationRequest, RequestStatus, Role, Sector, User
 from kb.orgs.names import check_available
 from kb.slugs import unique_slug
@@ -88,6 +89,15 @@ def register(
         )
     session.flush()
     return user
+
+
+def change_password(session: Session, user: User, password_hash: str) -> None:
+    """Give ``user`` a new password. A password change ends every session: each signed-in
+    browser, and any copy of its cookie, stops working (the caller signs its own browser in
+    afresh)."""
+    user.password_hash = password_hash
+    end_all_sessions(session, user)
+    session.flush()
 
 
 def pending_request(session: Session, user: User) -> OrganisationRequest | None:

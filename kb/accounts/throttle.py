@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,16 @@ class Limits:
     per_address: int
     window: timedelta
     first_delay: float = 1.0  # seconds waited after the limit; doubles with each attempt
+
+
+def limits_from(config) -> Limits:
+    """The sign-in limits an app is configured with (``LOGIN_*`` settings)."""
+    return Limits(
+        per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
+        per_address=config["LOGIN_FAILURES_PER_ADDRESS"],
+        window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
+        first_delay=config["LOGIN_FIRST_DELAY_SECONDS"],
+    )
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,55 @@ def reserve(session: Session, found: list[Bucket], limits: Limits, now: datetime
         counted.append(bucket)
     session.flush()
     return None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt: the buckets it was counted under, or, if it must wait, until when."""
+
+    counted: list[Bucket]
+    retry_at: datetime | None
+
+    def wait_seconds(self, now: datetime) -> int:
+        """Whole seconds to wait before trying again (at least one)."""
+        assert self.retry_at is not None
+        return max(1, math.ceil((self.retry_at - now).total_seconds()))
+
+
+def count_attempt(
+    session: Session, *, email: str, address: str, device: str | None, limits: Limits, now
+) -> Attempt:
+    """Count a sign-in attempt before its password is checked. A known ``device`` is counted
+    on its own; one that failed too often, and any other browser, under the account, the
+    address and the pair of them."""
+    retry = None
+    if device:
+        counted = device_buckets(device, limits)
+        retry = reserve(session, counted, limits, now)
+    if not device or retry is not None:
+        counted = buckets(email, address, limits)
+        retry = reserve(session, counted, limits, now)
+    return Attempt(counted, retry)
+
+
+def wait_words(seconds: int) -> str:
+    """A wait in words: "1 second", "40 seconds", "3 minutes"."""
+    if seconds < 60:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+def may_send(session: Session, purpose: str, email: str, address: str, window, now) -> bool:
+    """Whether an email for ``purpose`` may go to ``email``, asked for from ``address``: at
+    most three to one address and twenty asked for from one network address per ``window``,
+    so a form cannot be used to flood someone's inbox. Counts this one if so."""
+    limits = Limits(per_account=3, per_address=20, window=window)
+    found = [
+        Bucket(f"{purpose}:{email}", 3, doubling=False),
+        Bucket(f"{purpose}-from:{address}", 20, doubling=True),
+    ]
+    return reserve(session, found, limits, now) is None
 
 
 def succeeded(session: Session, found: list[Bucket]) -> None:

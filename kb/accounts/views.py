@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
@@ -21,23 +20,6 @@ from kb.entries.queries import organisation_drafts
 from kb.models import Organisation, Sector, User
 from kb.orgs.names import NameUnavailable, check_available
 from kb.security import safe_next
-
-
-def _limits() -> throttle.Limits:
-    config = current_app.config
-    return throttle.Limits(
-        per_account=config["LOGIN_FAILURES_PER_ACCOUNT"],
-        per_address=config["LOGIN_FAILURES_PER_ADDRESS"],
-        window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
-        first_delay=config["LOGIN_FIRST_DELAY_SECONDS"],
-    )
-
-
-def _wait_words(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} second{'' if seconds == 1 else 's'}"
-    minutes = -(-seconds // 60)
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
 
 
 def _status(form) -> int:
@@ -134,7 +116,7 @@ def login():
     if not form.validate_on_submit():
         return render_template("accounts/login.html", form=form), _status(form)
     email, address = services.normalise_email(form.email.data), request.remote_addr or "unknown"
-    now, limits, config = utcnow(), _limits(), current_app.config
+    now, config = utcnow(), current_app.config
     device = throttle.known_device(
         config["SECRET_KEY"], request.cookies.get(throttle.DEVICE_COOKIE), email,
         timedelta(days=config["DEVICE_DAYS"]),
@@ -143,26 +125,24 @@ def login():
     # see each other, and no write lock is held while the hash is computed. Ending the read
     # first (loading the signed-in user) keeps the count the transaction's first statement.
     db.session.commit()
-    retry = None
-    if device:
-        counted = throttle.device_buckets(device, limits)
-        retry = throttle.reserve(db.session, counted, limits, now)
-    if not device or retry is not None:  # a known device that failed too often is like any
-        counted = throttle.buckets(email, address, limits)
-        retry = throttle.reserve(db.session, counted, limits, now)
+    attempt = throttle.count_attempt(
+        db.session, email=email, address=address, device=device,
+        limits=throttle.limits_from(config), now=now,
+    )  # fmt: skip
     db.session.commit()
-    if retry is not None:
-        seconds = max(1, math.ceil((retry - now).total_seconds()))
+    if attempt.retry_at is not None:
+        seconds = attempt.wait_seconds(now)
         response = render_template(
-            "accounts/login.html", form=form, retry_at=retry, retry_wait=_wait_words(seconds)
-        )
+            "accounts/login.html", form=form, retry_at=attempt.retry_at,
+            retry_wait=throttle.wait_words(seconds),
+        )  # fmt: skip
         return response, 429, {"Retry-After": str(seconds + 1)}
     user = db.session.scalar(select(User).where(User.email == email))
     # Without an account a dummy hash is checked, so the answer takes as long either way.
     if not check_password(user.password_hash if user else None, form.password.data):
         form.password.errors.append("The email address or password is not right.")
         return render_template("accounts/login.html", form=form), 400
-    throttle.succeeded(db.session, counted)
+    throttle.succeeded(db.session, attempt.counted)
     sessions.sign_in_browser(user, remember=form.remember.data)
     db.session.commit()
     flash(f"Signed in as {user.display_name}.", "success")
@@ -234,9 +214,7 @@ def change_password():
         valid = False
     if not valid:
         return _account_page(password_form=form, status=400)
-    user.password_hash = hash_password(form.password.data)
-    # Every other signed-in browser, and any copy of this one's cookie, stops working.
-    sessions.end_all_sessions(db.session, user)
+    services.change_password(db.session, user, hash_password(form.password.data))
     sessions.sign_in_browser(user, remember=False)
     db.session.commit()
     flash("Your password has been changed. Other devices have been signed out.", "success")
