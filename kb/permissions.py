@@ -1,7 +1,8 @@
 """Who may do what. Every decision about access lives here and nowhere else.
 
-Views call these functions (with ``require`` or ``require_found``); templates may only use them
-to show or hide a control. ``user`` is the signed-in user, or ``None``/an anonymous user.
+Views call these functions (with ``require`` or ``require_visible``); templates may only use
+them to show or hide a control. ``user`` is a ``Reader``: a signed-in ``Person``, an anonymous
+user, or ``None``.
 
 The rules, in the users' words:
 - anyone reads published (and archived) entries; drafts only their own organisation (and admins);
@@ -18,34 +19,57 @@ The rules, in the users' words:
 
 from __future__ import annotations
 
+from typing import Protocol, TypeGuard
+
 from flask import abort
 
 from kb.licences import LICENCES
 from kb.models import PUBLIC_STATUSES, Entry, Organisation, Role, Status
 
 
-def _signed_in(user) -> bool:
+class Reader(Protocol):
+    """Whoever asks: a signed-in person, or Flask-Login's anonymous user."""
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+
+class Person(Reader, Protocol):
+    """A signed-in person, as far as these rules look at one (``kb.models.User`` is one)."""
+
+    id: int
+    role: str
+    organisation_id: int | None
+
+    @property
+    def organisation(self) -> Organisation | None: ...
+
+    @property
+    def is_approved(self) -> bool: ...
+
+
+def _signed_in(user: Reader | None) -> TypeGuard[Person]:
     return user is not None and getattr(user, "is_authenticated", False)
 
 
-def is_admin(user) -> bool:
+def is_admin(user: Reader | None) -> bool:
     return _signed_in(user) and user.role == Role.ADMIN.value
 
 
-def is_active_member(user) -> bool:
+def is_active_member(user: Reader | None) -> bool:
     """Signed in, belongs to an organisation, and that membership is approved."""
     return _signed_in(user) and user.organisation_id is not None and user.is_approved
 
 
-def _member_of(user, organisation_id: int) -> bool:
+def _member_of(user: Reader | None, organisation_id: int) -> bool:
     return is_active_member(user) and user.organisation_id == organisation_id
 
 
-def _editor_of(user, organisation_id: int) -> bool:
+def _editor_of(user: Reader | None, organisation_id: int) -> bool:
     return _member_of(user, organisation_id) and user.role == Role.EDITOR.value
 
 
-def own_drafts(user) -> int | None:
+def own_drafts(user: Reader | None) -> int | None:
     """The organisation whose drafts ``user`` reads besides what is public: their own, if
     they are an approved member of one."""
     return user.organisation_id if is_active_member(user) else None
@@ -60,28 +84,28 @@ def visible(entry: Entry, drafts_of: int | None) -> bool:
     )
 
 
-def can_view(user, entry: Entry) -> bool:
+def can_view(user: Reader | None, entry: Entry) -> bool:
     """Whether ``user`` may read ``entry``: what is visible to them, and everything to admins."""
     return is_admin(user) or visible(entry, own_drafts(user))
 
 
-def drafts_in_search(user) -> Organisation | None:
+def drafts_in_search(user: Reader | None) -> Organisation | None:
     """Whose drafts ``user``'s search results may include: their own organisation's, if they
     are an approved member of one. (Admins find other organisations' drafts by browsing.)"""
     return user.organisation if is_active_member(user) else None
 
 
-def can_create(user) -> bool:
+def can_create(user: Reader | None) -> bool:
     """Whether ``user`` may start a new entry (for some organisation)."""
     return is_admin(user) or is_active_member(user)
 
 
-def can_choose_organisation(user) -> bool:
+def can_choose_organisation(user: Reader | None) -> bool:
     """Admins pick the owning organisation of a new entry; everyone else writes for their own."""
     return is_admin(user)
 
 
-def can_edit(user, entry: Entry) -> bool:
+def can_edit(user: Reader | None, entry: Entry) -> bool:
     if entry.status == Status.ARCHIVED.value:
         return False
     if is_admin(user) or _member_of(user, entry.organisation_id):
@@ -93,59 +117,59 @@ def can_edit(user, entry: Entry) -> bool:
     )
 
 
-def can_revert(user, entry: Entry) -> bool:
+def can_revert(user: Reader | None, entry: Entry) -> bool:
     """Reverting writes a new revision, so it is an edit."""
     return can_edit(user, entry)
 
 
-def _runs(user, entry: Entry) -> bool:
+def _runs(user: Reader | None, entry: Entry) -> bool:
     return is_admin(user) or _editor_of(user, entry.organisation_id)
 
 
-def can_publish(user, entry: Entry) -> bool:
+def can_publish(user: Reader | None, entry: Entry) -> bool:
     return entry.status == Status.DRAFT.value and _runs(user, entry)
 
 
-def can_publish_new(user, organisation: Organisation) -> bool:
+def can_publish_new(user: Reader | None, organisation: Organisation) -> bool:
     """Whether a new entry for ``organisation`` may be published straight away by ``user``."""
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
-def can_archive(user, entry: Entry) -> bool:
+def can_archive(user: Reader | None, entry: Entry) -> bool:
     return entry.status != Status.ARCHIVED.value and _runs(user, entry)
 
 
-def can_restore(user, entry: Entry) -> bool:
+def can_restore(user: Reader | None, entry: Entry) -> bool:
     return entry.status == Status.ARCHIVED.value and _runs(user, entry)
 
 
-def can_open_to_any_member(user, organisation: Organisation) -> bool:
+def can_open_to_any_member(user: Reader | None, organisation: Organisation) -> bool:
     """Opening an entry to members of other organisations is the owning editors' call."""
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
-def can_edit_organisation(user, organisation: Organisation) -> bool:
+def can_edit_organisation(user: Reader | None, organisation: Organisation) -> bool:
     """The organisation's public profile: its editors' to keep up to date, and admins'."""
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
-def can_rename_organisation(user, organisation: Organisation) -> bool:
+def can_rename_organisation(user: Reader | None, organisation: Organisation) -> bool:
     """Its editors rename their organisation, unless a site admin has locked its name."""
     return can_edit_organisation(user, organisation) and (
         is_admin(user) or not organisation.name_locked
     )
 
 
-def can_lock_organisation_name(user) -> bool:
+def can_lock_organisation_name(user: Reader | None) -> bool:
     """Locking a name against renames (say, after an impersonation) is for site admins."""
     return is_admin(user)
 
 
-def can_manage_members(user, organisation: Organisation) -> bool:
+def can_manage_members(user: Reader | None, organisation: Organisation) -> bool:
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
-def can_decide_membership(user, person) -> bool:
+def can_decide_membership(user: Reader | None, person: Person) -> bool:
     """Approving or declining someone is for people still waiting to join; once approved, only
     an admin changes what they may do (so an editor cannot demote a fellow editor)."""
     organisation = person.organisation
@@ -156,23 +180,23 @@ def can_decide_membership(user, person) -> bool:
     )
 
 
-def can_change_role(user, person, role: Role) -> bool:
+def can_change_role(user: Reader | None, person: Person, role: Role) -> bool:
     """Admins set roles, but never take away their own admin role (so one always remains)."""
     return is_admin(user) and not (person.id == user.id and role != Role.ADMIN)
 
 
-def can_administer(user) -> bool:
+def can_administer(user: Reader | None) -> bool:
     """Organisation requests, roles and the taxonomy."""
     return is_admin(user)
 
 
-def _from_elsewhere(user, entry: Entry) -> bool:
+def _from_elsewhere(user: Reader | None, entry: Entry) -> bool:
     """An approved member of an organisation other than the entry's, and it is published."""
     published = entry.status == Status.PUBLISHED.value
     return published and borrowing_organisation(user, entry) is not None
 
 
-def borrowing_organisation(user, entry: Entry) -> Organisation | None:
+def borrowing_organisation(user: Reader | None, entry: Entry) -> Organisation | None:
     """The organisation ``user`` borrows, adopts or asks for ``entry`` on behalf of: theirs,
     if they are an approved member and it is not the entry's own."""
     if is_active_member(user) and user.organisation_id != entry.organisation_id:
@@ -180,49 +204,49 @@ def borrowing_organisation(user, entry: Entry) -> Organisation | None:
     return None
 
 
-def can_borrow(user, entry: Entry, *, granted: bool = False) -> bool:
+def can_borrow(user: Reader | None, entry: Entry, *, granted: bool = False) -> bool:
     """Adapt ``entry`` as a new entry of the user's organisation. "Ask first" entries need a
     granted request (``granted``). Members of the owning organisation edit it instead."""
     return _from_elsewhere(user, entry) and (LICENCES[entry.licence].adaptable or granted)
 
 
-def can_ask_to_borrow(user, entry: Entry) -> bool:
+def can_ask_to_borrow(user: Reader | None, entry: Entry) -> bool:
     """Ask the owners of an "ask first" entry for permission to adapt it."""
     return _from_elsewhere(user, entry) and not LICENCES[entry.licence].adaptable
 
 
-def can_adopt(user, entry: Entry) -> bool:
+def can_adopt(user: Reader | None, entry: Entry) -> bool:
     """Say "we use this as it is" on behalf of the user's organisation."""
     return _from_elsewhere(user, entry)
 
 
-def can_withdraw_adoption(user, adoption) -> bool:
+def can_withdraw_adoption(user: Reader | None, adoption) -> bool:
     return is_admin(user) or _member_of(user, adoption.organisation_id)
 
 
-def can_decide_borrow_request(user, request) -> bool:
+def can_decide_borrow_request(user: Reader | None, request) -> bool:
     """Granting or declining a request to adapt an entry is for the entry's editors."""
     return request.is_pending and (
         is_admin(user) or _editor_of(user, request.entry.organisation_id)
     )
 
 
-def can_see_borrow_requests(user, organisation: Organisation) -> bool:
+def can_see_borrow_requests(user: Reader | None, organisation: Organisation) -> bool:
     return is_admin(user) or _editor_of(user, organisation.id)
 
 
-def can_see_upstream(user, copy: Entry) -> bool:
+def can_see_upstream(user: Reader | None, copy: Entry) -> bool:
     """Whether "the original has changed since you borrowed it" is shown to ``user``."""
     return is_admin(user) or _member_of(user, copy.organisation_id)
 
 
-def can_merge_upstream(user, copy: Entry) -> bool:
+def can_merge_upstream(user: Reader | None, copy: Entry) -> bool:
     """Merging the original's changes into a copy, or dismissing them, is an edit by the
     borrowing organisation."""
     return copy.status != Status.ARCHIVED.value and can_see_upstream(user, copy)
 
 
-def can_see_borrowed(user, organisation: Organisation) -> bool:
+def can_see_borrowed(user: Reader | None, organisation: Organisation) -> bool:
     """The organisation's list of what it has borrowed and adopted, with pending updates."""
     return is_admin(user) or _member_of(user, organisation.id)
 
