@@ -24,7 +24,6 @@ OURS_MARKER = "<<<<<<< Your copy"
 # separator left in by mistake is caught like the other two markers.
 SEPARATOR = "======= The original's version"
 THEIRS_MARKER = ">>>>>>> The original"
-BORROWED_FIELDS = ("title", "summary", "body", "relevant_sectors", "channels", "topics")
 
 
 def source_revision(session: Session, source: Entry, number: int) -> Revision | None:

@@ -20,20 +20,6 @@ SPELLING_ANALYZER = RegexTokenizer(r"[^\W\d_]{3,}") | LowercaseFilter() | Charse
 
 # The full-text fields, with the weight a match in each carries.
 TEXT_FIELDS = {"title": 4.0, "summary": 2.0, "tags": 1.5, "organisation_name": 1.5, "body": 1.0}
-# Keyword fields people can filter and facet on, by the name they type (``channel:youtube``).
-KEYWORD_FIELDS = (
-    "sector",
-    "origin_sector",
-    "channel",
-    "topic",
-    "kind",
-    "organisation",
-    "licence",
-    "evidence",
-    "outcome",
-    "status",
-    "reuse",
-)
 SORTABLE_FIELDS = ("created", "updated", "borrow_count")
 FACETS = ("sector", "channel", "topic", "kind", "organisation")
 
