@@ -7,6 +7,8 @@ SQLite-specific, so ``KB_DATABASE_URL`` can point at PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -56,6 +58,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint of ``session``'s transaction, which a failure rolls back alone.
+
+    On SQLite the driver starts a transaction only at the first write, and a savepoint opened
+    before then is a transaction of its own: releasing it would commit at once, out of reach
+    of the request's rollback. So a real transaction is begun first, taking the write lock
+    that the writes inside are about to take anyway."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    with session.begin_nested():
+        yield
 
 
 def make_engine(url: str) -> Engine:
