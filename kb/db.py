@@ -93,7 +93,11 @@ class Database:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = make_engine(url)
-        app.extensions["kb.db"] = sessionmaker(bind=engine, expire_on_commit=False)
+        # Each session knows its app, for what reacts to its commits outside a request (the
+        # command line, background threads).
+        app.extensions["kb.db"] = sessionmaker(
+            bind=engine, expire_on_commit=False, info={"kb_app": app}
+        )
         app.teardown_appcontext(self._close)
 
     @property

@@ -25,11 +25,24 @@ def test_a_new_entry_is_rolled_back_with_its_request(request, fixture):
         session = db.session
         before = session.scalar(select(func.count()).select_from(Entry))
         organisation = session.scalar(select(Organisation).limit(1))
-        content = Content(title="Rolled back with its request", summary="Never kept.",
-                          body="## Context\n\nText.", channels=("x-twitter",), licence="OGL-UK-3.0")  # fmt: skip
-        new_entry(session, organisation=organisation, author=None, kind="guidance",
-                  content=content, status="published", open_to_any_member=False,
-                  edit_summary="", now=utcnow())  # fmt: skip
+        content = Content(
+            title="Rolled back with its request",
+            summary="Never kept.",
+            body="## Context\n\nText.",
+            channels=("x-twitter",),
+            licence="OGL-UK-3.0",
+        )
+        new_entry(
+            session,
+            organisation=organisation,
+            author=None,
+            kind="guidance",
+            content=content,
+            status="published",
+            open_to_any_member=False,
+            edit_summary="",
+            now=utcnow(),
+        )
         session.rollback()
         # A connection of its own, which sees only what was committed.
         with db.engine.connect() as other:
