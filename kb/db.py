@@ -60,19 +60,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-@contextmanager
-def savepoint(session: Session) -> Iterator[None]:
-    """A savepoint of ``session``'s transaction, which a failure rolls back alone.
+def take_write_lock(session: Session) -> None:
+    """Begin ``session``'s transaction as a writer now, if it has not written yet.
 
-    On SQLite the driver starts a transaction only at the first write, and a savepoint opened
-    before then is a transaction of its own: releasing it would commit at once, out of reach
-    of the request's rollback. So a real transaction is begun first, taking the write lock
-    that the writes inside are about to take anyway."""
+    On SQLite the driver starts a transaction only at the first write, so what was read before
+    then may have changed by the time the write lands; beginning with BEGIN IMMEDIATE makes
+    the reads that follow exact. PostgreSQL needs nothing here (lock rows with FOR UPDATE)."""
     connection = session.connection()
     if connection.dialect.name == "sqlite":
         driver = connection.connection.driver_connection
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint of ``session``'s transaction, which a failure rolls back alone.
+
+    On SQLite a savepoint opened before the transaction's first write is a transaction of its
+    own: releasing it would commit at once, out of reach of the request's rollback. So a real
+    transaction is begun first, taking the write lock that the writes inside are about to take
+    anyway."""
+    take_write_lock(session)
     with session.begin_nested():
         yield
 

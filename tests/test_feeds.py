@@ -93,6 +93,16 @@ def test_a_search_feed_takes_the_search_s_query_string(catalogue_app):
         client, "social media", sector=["police", "health"], channel="x-twitter", sort="newest"
     )
     assert _slugs(parsed) == expected[:50] and expected
+    assert parsed.feed.link == (
+        "http://localhost/search?q=social+media&sector=health&sector=police&channel=x-twitter"
+    )
+
+
+def test_a_search_feed_links_back_with_only_what_search_reads(catalogue_app):
+    """Arguments that are also ``url_for``'s own names never reach it (they used to raise)."""
+    client = catalogue_app.test_client()
+    parsed = _feed(client, "/search.atom?q=police&_method=x&_scheme=y&_anchor=z&endpoint=w")
+    assert parsed.feed.link == "http://localhost/search?q=police"
 
 
 def test_items_carry_what_a_reader_needs(catalogue_app):

@@ -20,7 +20,7 @@ from kb.borrowing.services import adopt, ask_to_borrow, borrow, decide_request
 from kb.db import db, utcnow
 from kb.entries.content import current_content
 from kb.models import Entry, Follow, Organisation, User
-from tests.editor_support import add_user, entry_data, send, signed_in, slug_from
+from tests.editor_support import Page, add_user, entry_data, send, signed_in, slug_from
 from tests.notify_support import follow_search, follow_through_page, received
 from tests.search_support import edit
 from tests.web import csrf_token
@@ -96,6 +96,27 @@ def test_a_draft_tells_nobody_and_its_publication_tells_each_follower_once(catal
             "entry_fan": once,
         },
     )
+
+
+def test_publishing_from_the_editor_tells_each_follower_once(catalogue_app, people):
+    """The editor's "publish" goes through the conditional save, behind the ORM's back; the
+    status it replaces is still known exactly, and saving again is a revision, not news of a
+    publication."""
+    slug = _draft(catalogue_app, people)
+    editor = signed_in(catalogue_app, people["owner_editor"])
+    url = f"/entries/{slug}/edit"
+    form = Page(editor.get(url).text).form(url)
+    form["body"], form["action"] = form["body"] + "\nNow checked by the duty sergeant.\n", "publish"
+    assert send(editor, url, form).status_code == 302
+    published = Counter({"published": 1})
+    fans = ("sector_fan", "search_fan", "org_fan", "every_fan")
+    _only(catalogue_app, people, {name: published for name in fans})
+
+    form = Page(editor.get(url).text).form(url)
+    form["body"], form["action"] = form["body"] + "\nAnd reviewed.\n", "save"
+    assert send(editor, url, form).status_code == 302
+    both = Counter({"published": 1, "revised": 1})
+    _only(catalogue_app, people, {name: both for name in fans})
 
 
 def test_a_revision_tells_followers_but_not_its_author(catalogue_app, people, store):

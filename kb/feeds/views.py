@@ -23,6 +23,7 @@ from kb.feeds import bp
 from kb.models import Channel, Entry, Organisation, Revision, Sector, Topic
 from kb.permissions import PUBLIC_STATUSES
 from kb.search import get_index, get_synonyms
+from kb.search.matching import saved_query
 from kb.search.service import search
 from kb.search.views import parse_request
 
@@ -133,7 +134,8 @@ def search_feed():
     found = search(index, db.session, search_request, get_synonyms())
     entries = [hit.entry for hit in found.hits]
     words = search_request.text
-    page_url = url_for("search.results", **request.args.to_dict(flat=False), _external=True)
+    query = saved_query(request.args)  # only what /search reads, never raw arguments
+    page_url = url_for("search.results", _external=True) + (f"?{query}" if query else "")
     return _entries_feed(f"Search: {words}" if words else "Search", page_url, entries)
 
 

@@ -5,9 +5,11 @@ to borrow and their decisions, people asking to join and being approved); just b
 transaction commits, ``fanout.notify`` turns them into notifications and outbox rows in the
 same transaction. So a rolled-back change tells nobody, and a committed one is never lost.
 
-Whether an entry was just published is read by comparing its status in this transaction with
-its last committed status (the conditional UPDATE in ``entries/editing.py`` changes it behind
-the ORM's back). No service has to remember to notify anyone.
+Whether an entry was just published compares its status now with its status before the
+transaction first changed it: from the ORM's attribute history, or, for an UPDATE sent behind
+the ORM's back (the conditional save in ``entries/editing.py``), read under the write lock
+just before it runs, on the same connection. No service has to remember to notify anyone, and
+nothing here needs a second connection (which a busy pool might not have to give).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from kb.models import Adoption, BorrowRequest, Revision, User
+from kb.db import take_write_lock
+from kb.models import Adoption, BorrowRequest, Entry, Revision, User
 from kb.search.changes import changed_entries
 
 _FACTS = "notification_facts"
@@ -48,6 +51,8 @@ class Facts:
     decided: list[BorrowRequest] = field(default_factory=list)
     joined: list[User] = field(default_factory=list)
     approved: list[User] = field(default_factory=list)
+    # entry id -> its status before this transaction changed it (None: created here)
+    statuses_before: dict[int, str | None] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return any((self.revisions, self.adoptions, self.requests, self.decided, self.joined,
@@ -69,6 +74,10 @@ def _note_decisions(session: Session, _context, _instances) -> None:
     for obj in session.dirty:
         if isinstance(obj, BorrowRequest) and _changed(obj, "status") and not obj.is_pending:
             facts.decided.append(obj)
+        elif isinstance(obj, Entry) and _changed(obj, "status"):
+            deleted = inspect(obj).attrs.status.history.deleted
+            if deleted:
+                facts.statuses_before.setdefault(obj.id, deleted[0])
         elif isinstance(obj, User):
             history = inspect(obj).attrs.approved_at.history
             if history.added and history.added[0] and not any(history.deleted):
@@ -83,12 +92,29 @@ def _note_new(session: Session, _context) -> None:
             newest = facts.revisions.get(obj.entry_id)
             if newest is None or obj.number > newest.number:
                 facts.revisions[obj.entry_id] = obj
+        elif isinstance(obj, Entry):
+            facts.statuses_before.setdefault(obj.id, None)
         elif isinstance(obj, Adoption):
             facts.adoptions.append(obj)
         elif isinstance(obj, BorrowRequest):
             facts.requests.append(obj)
         elif isinstance(obj, User) and obj.organisation_id and not obj.approved_at:
             facts.joined.append(obj)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statuses(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    if not (state.is_update and mapper is not None and mapper.class_ is Entry):
+        return
+    session = state.session
+    take_write_lock(session)
+    query = select(Entry.id, Entry.status).with_for_update()
+    if state.statement.whereclause is not None:
+        query = query.where(state.statement.whereclause)
+    statuses_before = _facts(session).statuses_before
+    for entry_id, status in session.execute(query):
+        statuses_before.setdefault(entry_id, status)
 
 
 def _before_commit(session: Session) -> None:

@@ -70,30 +70,18 @@ def notify(app: Flask, session: Session, facts: Facts, entry_ids: set[int]) -> b
 # -- entries: published, revised, borrowed (a copy published), the original changed ---------
 
 
-def _committed_statuses(session: Session, ids: list[int]) -> dict[int, str]:
-    """Each entry's status as last committed: read on a connection of its own, which does
-    not see this transaction's changes."""
-    found: dict[int, str] = {}
-    with session.get_bind().connect() as connection:
-        for chunk in _chunks(ids):
-            found |= dict(
-                connection.execute(select(Entry.id, Entry.status).where(Entry.id.in_(chunk))).all()
-            )
-    return found
-
-
 def _entry_notes(session, facts: Facts, entry_ids: set[int], synonyms) -> list[Note]:
     ids = sorted(entry_ids)
     if not ids:
         return []
-    before = _committed_statuses(session, ids)
     notes = []
     for chunk in _chunks(ids):
         for entry in session.scalars(select(Entry).where(Entry.id.in_(chunk))):
             if entry.status != Status.PUBLISHED.value:
                 continue  # drafts are never announced; archiving is not news
             revision = facts.revisions.get(entry.id)
-            newly = before.get(entry.id) != Status.PUBLISHED.value
+            before = facts.statuses_before.get(entry.id, entry.status)
+            newly = before != Status.PUBLISHED.value
             if not newly and revision is None:
                 continue  # nothing a reader would notice changed
             actor = revision.author_id if revision else None
