@@ -20,6 +20,7 @@ from kb.accounts.passwords import hash_password
 from kb.cli import upgrade_database
 from kb.config import ROOT
 from kb.db import db, utcnow
+from kb.notifications.events import quietly
 from kb.search import get_index
 from kb.search.index import close_all
 from kb.seeding import load_catalogue, load_taxonomy
@@ -39,6 +40,8 @@ def make_app(instance: Path, database: Path, **overrides) -> Flask:
         "SEED_DIR": str(SEED_DIR),
         # Fast hashing: the suite signs in hundreds of times. Production uses scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Tests deliver email themselves (kb send-mail, or deliver_due), when they mean to.
+        "MAIL_SEND_IN_BACKGROUND": False,
     }
     config.update(overrides)
     return create_app(config)
@@ -58,8 +61,9 @@ def _template(tmp_path_factory, name: str, loader) -> Path:
     app = make_app(folder, database)
     with app.app_context():
         upgrade_database()
-        loader(db.session, SEED_DIR)
-        db.session.commit()
+        with quietly(db.session):  # as `kb init` loads it: nobody is notified
+            loader(db.session, SEED_DIR)
+            db.session.commit()
         get_index().ensure()  # builds the index, as `kb init` does
     _checkpoint(app)
     return database
@@ -152,8 +156,9 @@ def _postgres_template(cluster: postgres.Cluster, tmp_path_factory, name: str, l
     app = make_app(folder, folder / "unused.sqlite", DATABASE_URL=cluster.create_database(name))
     with app.app_context():
         upgrade_database()
-        loader(db.session, SEED_DIR)
-        db.session.commit()
+        with quietly(db.session):
+            loader(db.session, SEED_DIR)
+            db.session.commit()
         get_index().ensure()
         db.engine.dispose()
     close_all()

@@ -10,6 +10,7 @@ from kb import permissions, vocabulary
 from kb.db import db
 from kb.search import SearchUnavailable, bp, get_index, get_synonyms
 from kb.search.documents import ACROSS_SECTORS
+from kb.search.matching import saved_query
 from kb.search.query import MAX_TERMS
 from kb.search.schema import FACETS
 from kb.search.service import SORTS, SearchRequest, search
@@ -58,6 +59,7 @@ def results():
     return render_template(
         "search/results.html", results=found, search=search_request, sorts=SORTS,
         shortened=shortened, query_max=QUERY_MAX, max_terms=MAX_TERMS,
+        saved_query=saved_query(request.args),
     )  # fmt: skip
 
 
