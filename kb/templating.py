@@ -28,8 +28,8 @@ def _format_date(value: date | datetime | None) -> str:
 # add them as a query string, never as ``url_for`` arguments: a parameter named ``endpoint``,
 # ``_anchor`` or like a URL argument (``slug``) would otherwise change or break the link.
 LINK_PARAMETERS = (
-    "q", "sector", "channel", "topic", "kind", "organisation", "borrowed", "archived", "sort",
-    "page",
+    "q", "origin", "sector", "channel", "topic", "kind", "organisation", "borrowed", "archived",
+    "sort", "page",
 )  # fmt: skip
 
 

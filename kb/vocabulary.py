@@ -17,9 +17,13 @@ from werkzeug.exceptions import NotFound
 from kb.models import TERM_MODELS, Kind, Organisation
 
 FACET_LABELS = {
-    "sector": "Sector", "channel": "Channel", "topic": "Topic", "kind": "Kind",
-    "organisation": "Organisation",
+    "origin": "Where it comes from", "sector": "Sector", "channel": "Channel", "topic": "Topic",
+    "kind": "Kind", "organisation": "Organisation",
 }  # fmt: skip
+# A sector's page lists entries from the sector and entries other sectors marked relevant to
+# it; the "origin" facet tells them apart.
+FROM_THIS_SECTOR, ALSO_RELEVANT = "this-sector", "also-relevant"
+ORIGINS = {FROM_THIS_SECTOR: "From this sector", ALSO_RELEVANT: "Also relevant"}
 SORT_LABELS = {
     "relevance": "Relevance",
     "newest": "Newest first",
@@ -88,6 +92,8 @@ def known(session: Session, facet: str, values: Collection[str]) -> bool:
         return True
     if facet == "kind":
         return all(value in {kind.value for kind in Kind} for value in values)
+    if facet == "origin":
+        return all(value in ORIGINS for value in values)
     model = _model(facet)
     found = session.scalars(select(model.slug).where(model.slug.in_(list(values)))).all()
     return len(found) == len(set(values))
@@ -101,6 +107,8 @@ def labels(session: Session, facet: str, values: Iterable[str]) -> list[tuple[st
         return []
     if facet == "kind":
         return [(kind.value, kind.label) for kind in Kind if kind.value in values]
+    if facet == "origin":
+        return [(value, label) for value, label in ORIGINS.items() if value in values]
     model = _model(facet)
     order = model.position if facet in TERM_MODELS else model.name
     rows = session.execute(

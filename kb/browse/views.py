@@ -8,13 +8,18 @@ from sqlalchemy import select
 from kb.browse import bp
 from kb.db import db
 from kb.entries.listing import load_listing
-from kb.entries.queries import EntryFilter, facet_counts, recent_entries
+from kb.entries.queries import (
+    EntryFilter,
+    entries_from_each_sector,
+    facet_counts,
+    recent_entries,
+)
 from kb.entries.queries import sector_channel_grid as grid_counts
 from kb.models import Channel, Sector, Topic
 
 # For each kind of listing: the model it is scoped to and the facets it offers.
 SCOPES = {
-    "sector": (Sector, ("channel", "topic", "kind")),
+    "sector": (Sector, ("origin", "channel", "topic", "kind")),
     "channel": (Channel, ("sector", "topic", "kind")),
     "topic": (Topic, ("sector", "channel", "kind")),
 }
@@ -32,6 +37,7 @@ def home():
         "browse/home.html",
         sectors=sectors,
         sector_counts=counts,
+        from_counts=entries_from_each_sector(db.session),
         channels=channels,
         grid=grid_counts(db.session),
         recent=recent_entries(db.session),
@@ -60,6 +66,7 @@ def _listing(scope: str, slug: str):
         EntryFilter(**{scope: (term.id,)}),
         facets,
         per_page=current_app.config["ENTRIES_PER_PAGE"],
+        sector=term if scope == "sector" else None,
     )
     return render_template("browse/listing.html", scope=scope, term=term, results=results)
 

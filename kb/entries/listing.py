@@ -16,7 +16,7 @@ from werkzeug.exceptions import NotFound
 
 from kb import vocabulary
 from kb.entries.queries import DEFAULT_SORT, SORTS, EntryFilter, Page, facet_counts, list_entries
-from kb.models import TERM_MODELS
+from kb.models import TERM_MODELS, Sector
 from kb.vocabulary import FACET_LABELS, FacetValue
 
 
@@ -37,7 +37,7 @@ def parse_listing(session: Session, args: MultiDict, base: EntryFilter, facets) 
         if not vocabulary.known(session, facet, values):
             raise NotFound()
         selected[facet] = values
-        if facet == "kind":
+        if facet in {"kind", "origin"}:
             changes[facet] = values
         elif values:
             model = TERM_MODELS[facet]
@@ -52,7 +52,7 @@ def parse_listing(session: Session, args: MultiDict, base: EntryFilter, facets) 
 def facet_options(session: Session, listing: Listing, facet: str) -> list[FacetValue]:
     """Every value of ``facet`` with entries, and each chosen one, with its count."""
     counts = facet_counts(session, listing.filter, facet)
-    if facet != "kind":
+    if facet in TERM_MODELS:
         model = TERM_MODELS[facet]
         slugs = dict(session.execute(select(model.id, model.slug)).all())
         counts = {slugs[key]: count for key, count in counts.items()}
@@ -67,10 +67,17 @@ class ListingPage:
     page: Page
     facets: list[tuple[str, str, list[FacetValue]]]
     sorts: dict[str, str]
+    sector: Sector | None = None  # on a sector's page: cards say whether entries come from it
 
 
 def load_listing(
-    session: Session, args: MultiDict, base: EntryFilter, facets, *, per_page: int
+    session: Session,
+    args: MultiDict,
+    base: EntryFilter,
+    facets,
+    *,
+    per_page: int,
+    sector: Sector | None = None,
 ) -> ListingPage:
     """Parse ``args``, fetch the page and the facet values; 404 past the last page."""
     listing = parse_listing(session, args, base, facets)
@@ -80,4 +87,4 @@ def load_listing(
         raise NotFound()
     options = [(facet, FACET_LABELS[facet], facet_options(session, listing, facet))
                for facet in facets]  # fmt: skip
-    return ListingPage(listing, page, options, SORTS)
+    return ListingPage(listing, page, options, SORTS, sector)

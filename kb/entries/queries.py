@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from kb.models import Entry, Status, entry_channels, entry_sectors, entry_topics
-from kb.vocabulary import Paginated, sorts
+from kb.vocabulary import ALSO_RELEVANT, FROM_THIS_SECTOR, Paginated, sorts
 
 SORTS = sorts("newest", "updated", "title")
 DEFAULT_SORT = "newest"
@@ -27,6 +27,9 @@ class EntryFilter:
     channel: tuple[int, ...] = ()
     topic: tuple[int, ...] = ()
     kind: tuple[str, ...] = ()
+    # On a sector's page: "this-sector" (entries from it), "also-relevant" (entries from other
+    # sectors marked relevant to it), or both; see kb/vocabulary.py ORIGINS.
+    origin: tuple[str, ...] = ()
     organisation_id: int | None = None
     statuses: tuple[str, ...] = field(default=(Status.PUBLISHED.value,))
 
@@ -61,6 +64,9 @@ def _conditions(f: EntryFilter) -> list[ColumnElement[bool]]:
         conditions.append(
             Entry.id.in_(select(links.c.entry_id).where(links.c.sector_id.in_(f.sector)))
         )
+        if len(set(f.origin)) == 1:  # one of the two chosen; both (or neither) is everything
+            own = Entry.origin_sector_id.in_(f.sector)
+            conditions.append(own if f.origin[0] == FROM_THIS_SECTOR else ~own)
     for ids, table, column in (
         (f.channel, entry_channels, "channel_id"),
         (f.topic, entry_topics, "topic_id"),
@@ -104,6 +110,11 @@ def facet_counts(session: Session, f: EntryFilter, facet: str) -> dict:
     """For each value of ``facet``, how many entries match ``f`` with that facet's own choice
     replaced by just that value. Keys are ids (kind values for ``kind``)."""
     base = matching(f.without(facet)).with_only_columns(Entry.id).subquery()
+    if facet == "origin":
+        own = Entry.origin_sector_id.in_(f.sector)
+        statement = select(own, func.count()).where(Entry.id.in_(select(base.c.id))).group_by(own)
+        found = dict(session.execute(statement).all())
+        return {FROM_THIS_SECTOR: found.get(True, 0), ALSO_RELEVANT: found.get(False, 0)}
     if facet == "kind":
         statement = (
             select(Entry.kind, func.count())
@@ -136,6 +147,17 @@ def sector_channel_grid(session: Session) -> dict[tuple[int, int], int]:
         .group_by(links.c.sector_id, entry_channels.c.channel_id)
     )
     return {(sector, channel): count for sector, channel, count in session.execute(statement)}
+
+
+def entries_from_each_sector(session: Session) -> dict[int, int]:
+    """Published entries per origin sector id: the "from this sector" part of a sector's count
+    (the rest of it are entries from other sectors marked relevant to it)."""
+    statement = (
+        select(Entry.origin_sector_id, func.count())
+        .where(Entry.status == Status.PUBLISHED.value)
+        .group_by(Entry.origin_sector_id)
+    )
+    return dict(session.execute(statement).all())
 
 
 def recent_entries(session: Session, limit: int = 6) -> Sequence[Entry]:

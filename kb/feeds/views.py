@@ -30,7 +30,7 @@ from kb.search.views import parse_request
 ITEMS = 50
 SCOPES = {"sectors": (Sector, "sector"), "channels": (Channel, "channel"),
           "topics": (Topic, "topic")}  # fmt: skip
-FACETS = {"sector": ("channel", "topic", "kind"), "channel": ("sector", "topic", "kind"),
+FACETS = {"sector": ("origin", "channel", "topic", "kind"), "channel": ("sector", "topic", "kind"),
           "topic": ("sector", "channel", "kind")}  # fmt: skip
 ORG_FACETS = ("channel", "topic", "kind")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
