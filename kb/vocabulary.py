@@ -17,7 +17,7 @@ from werkzeug.exceptions import NotFound
 from kb.models import TERM_MODELS, Kind, Organisation
 
 FACET_LABELS = {
-    "origin": "Where it comes from", "sector": "Sector", "channel": "Channel", "topic": "Topic",
+    "origin": "Origin", "sector": "Sector", "channel": "Channel", "topic": "Topic",
     "kind": "Kind", "organisation": "Organisation",
 }  # fmt: skip
 # A sector's page lists entries from the sector and entries other sectors marked relevant to
