@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -157,6 +157,8 @@ def save_edit(
         }
     if status:
         values["status"] = status
+        if status == Status.PUBLISHED.value:  # the first publication is kept
+            values["published_at"] = func.coalesce(Entry.published_at, now)
     if open_to_any_member is not None:
         values["open_to_any_member"] = open_to_any_member
     # The guard: first write of the transaction, conditional on the base still being current.
@@ -217,4 +219,5 @@ def set_status(session: Session, entry: Entry, status: Status, now: datetime) ->
     entry.status = status.value
     if status == Status.PUBLISHED:
         entry.updated_at = now
+        entry.published_at = entry.published_at or now
     session.flush()

@@ -88,7 +88,8 @@ def _order(sort: str):
         return (func.lower(Entry.title), Entry.id)
     if sort == "updated":
         return (Entry.updated_at.desc(), Entry.id.desc())
-    return (Entry.created_at.desc(), Entry.id.desc())
+    # Newest first by when entries were published (a draft, never published, by its creation).
+    return (func.coalesce(Entry.published_at, Entry.created_at).desc(), Entry.id.desc())
 
 
 def list_entries(

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 from kb.db import utcnow
 from kb.entries.content import entry_details
 from kb.licences import DEFAULT_LICENCE
-from kb.models import Channel, Entry, Organisation, Revision, Sector, Topic, User
+from kb.models import (
+    PUBLIC_STATUSES,
+    Channel,
+    Entry,
+    Organisation,
+    Revision,
+    Sector,
+    Topic,
+    User,
+)
 from kb.rendering import render_markdown
 
 
@@ -61,6 +70,7 @@ def create_entry(
         status=status,
         created_at=created_at,
         updated_at=updated_at or created_at,
+        published_at=created_at if status in PUBLIC_STATUSES else None,
         current_revision_number=1,
     )
     session.add(entry)

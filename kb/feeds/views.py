@@ -50,7 +50,7 @@ def _entry_item(feed: FeedGenerator, entry: Entry, *, summary: str | None = None
     item.title(entry.title)
     item.link(href=link)
     item.updated(entry.updated_at)
-    item.published(entry.created_at)
+    item.published(entry.published_at or entry.created_at)
     item.summary(summary if summary is not None else entry.summary)
     item.author({"name": entry.organisation.name})
     terms = [

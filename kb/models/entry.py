@@ -132,6 +132,8 @@ class Entry(Base):
     review_by: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # When the entry was first published (None while it never has been): "Newest" sorts by it.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     current_revision_number: Mapped[int] = mapped_column(Integer, default=0)
     open_to_any_member: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.orm import aliased
 
 from kb.models import (
@@ -107,7 +107,7 @@ def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, Docu
             Entry.licence,
             Entry.evidence_stage,
             Entry.outcome,
-            Entry.created_at,
+            func.coalesce(Entry.published_at, Entry.created_at).label("published_at"),
             Entry.updated_at,
             Entry.current_revision_number,
             Entry.organisation_id,
@@ -154,7 +154,7 @@ def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, Docu
             "status": row.status,
             "reuse": ",".join(["borrowed"] * bool(reused) + [ACROSS_SECTORS] * across),
             "borrow_count": reused,
-            "created": row.created_at.replace(tzinfo=None),
+            "created": row.published_at.replace(tzinfo=None),  # "Newest" sorts by publication
             "updated": row.updated_at.replace(tzinfo=None),
             "revision": row.current_revision_number,
         }

@@ -13,7 +13,7 @@ from whoosh.support.charset import accent_map
 
 # Raise when the schema or what documents hold changes: an index built by an older version is
 # rebuilt on first use instead of being patched.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 TEXT_ANALYZER = StemmingAnalyzer() | CharsetFilter(accent_map)
 SPELLING_ANALYZER = RegexTokenizer(r"[^\W\d_]{3,}") | LowercaseFilter() | CharsetFilter(accent_map)
