@@ -125,6 +125,24 @@ class _ImagePolicy(Filter):
             yield {"type": "EndTag", "name": "a", "data": {}}
 
 
+class _TableRegions(Filter):
+    """Each table goes in a scroll region of its own, labelled and reachable by keyboard, so a
+    wide table scrolls sideways on its own instead of widening the page."""
+
+    def __iter__(self):
+        count = 0
+        for token in super().__iter__():
+            if token.get("name") == "table" and token["type"] == "StartTag":
+                count += 1
+                attrs = {"class": "table-scroll", "role": "region", "tabindex": "0",
+                         "aria-label": f"Table {count}"}  # fmt: skip
+                yield {"type": "StartTag", "name": "div",
+                       "data": {(None, name): value for name, value in attrs.items()}}  # fmt: skip
+            yield token
+            if token.get("name") == "table" and token["type"] == "EndTag":
+                yield {"type": "EndTag", "name": "div", "data": {}}
+
+
 def _heading_id(value: str, separator: str) -> str:
     # Prefixed so a heading called "Main" can never collide with the page's own ids.
     return HEADING_ID_PREFIX + slugify_unicode(value, separator)
@@ -155,6 +173,7 @@ def _cleaner(budget: Budget, hosts: tuple[str, ...]) -> bleach.Cleaner:
                 parse_email=False,
                 url_re=LINKIFY_URL,
             ),
+            _TableRegions,
             partial(OutputLimits, budget=budget),
         ],
     )

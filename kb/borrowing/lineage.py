@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from kb.models import (
     PUBLIC_STATUSES,
@@ -23,6 +23,7 @@ from kb.models import (
     Sector,
 )
 
+BETWEEN_LIMIT = 500  # of each, on one page: a bound, far above the table's busiest row
 MAX_GENERATIONS = 50  # a guard: copies are always newer than their sources, so no cycles
 
 
@@ -180,6 +181,49 @@ def sector_table(session: Session) -> SectorTable:
         sectors=list(session.scalars(select(Sector).order_by(Sector.position))),
         borrows={(a, b): n for a, b, n in borrows},
         adoptions={(a, b): n for a, b, n in adoptions},
+    )
+
+
+@dataclass(frozen=True)
+class Between:
+    """The borrows and adoptions one cell, row, column or the whole of the table counts."""
+
+    borrows: list[Borrow]
+    adoptions: list[Adoption]
+
+    @property
+    def total(self) -> int:
+        return len(self.borrows) + len(self.adoptions)
+
+
+def reuse_between(session: Session, lender: Sector | None, borrower: Sector | None) -> Between:
+    """What ``sector_table`` counts from ``lender`` to ``borrower`` (None: every sector), newest
+    first: exactly the items behind a cell, a row or column total, or the grand total."""
+    source, copy = aliased(Entry), aliased(Entry)
+    borrows = (
+        select(Borrow)
+        .join(source, source.id == Borrow.source_id)
+        .join(copy, copy.id == Borrow.entry_id)
+        .where(copy.status.in_(PUBLIC_STATUSES))
+        .order_by(Borrow.created_at.desc(), Borrow.id.desc())
+        .options(selectinload(Borrow.entry), selectinload(Borrow.source))
+    )
+    adoptions = (
+        select(Adoption)
+        .join(Entry, Entry.id == Adoption.entry_id)
+        .join(Organisation, Organisation.id == Adoption.organisation_id)
+        .order_by(Adoption.created_at.desc(), Adoption.id.desc())
+        .options(selectinload(Adoption.entry))
+    )
+    if lender is not None:
+        borrows = borrows.where(source.origin_sector_id == lender.id)
+        adoptions = adoptions.where(Entry.origin_sector_id == lender.id)
+    if borrower is not None:
+        borrows = borrows.where(copy.origin_sector_id == borrower.id)
+        adoptions = adoptions.where(Organisation.sector_id == borrower.id)
+    return Between(
+        list(session.scalars(borrows.limit(BETWEEN_LIMIT))),
+        list(session.scalars(adoptions.limit(BETWEEN_LIMIT))),
     )
 
 

@@ -1,12 +1,15 @@
-"""``/borrowing``: reuse across the public sector, as a lending × borrowing sector table."""
+"""``/borrowing``: reuse across the public sector, as a lending × borrowing sector table, and
+``/borrowing/between``: the borrows and adoptions behind any number in it."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, render_template, request
+from sqlalchemy import select
 
 from kb.borrowing import bp
-from kb.borrowing.lineage import most_borrowed, sector_table
+from kb.borrowing.lineage import BETWEEN_LIMIT, most_borrowed, reuse_between, sector_table
 from kb.db import db
+from kb.models import Sector
 
 SHADES = 4  # heat-map steps above zero
 
@@ -22,4 +25,27 @@ def overview():
 
     return render_template(
         "borrowing/overview.html", table=table, shade=shade, most=most_borrowed(db.session)
+    )
+
+
+def _sector(parameter: str) -> Sector | None:
+    """The sector named by a query parameter (None when absent); 404 for an unknown one."""
+    slug = request.args.get(parameter, "").strip()
+    if not slug:
+        return None
+    sector = db.session.scalar(select(Sector).where(Sector.slug == slug[:200]))
+    if sector is None:
+        abort(404)
+    return sector
+
+
+@bp.get("/borrowing/between")
+def between():
+    lender, borrower = _sector("lent-by"), _sector("borrowed-by")
+    return render_template(
+        "borrowing/between.html",
+        lender=lender,
+        borrower=borrower,
+        found=reuse_between(db.session, lender, borrower),
+        limit=BETWEEN_LIMIT,
     )

@@ -21,7 +21,34 @@ PAGES = {
     "original": ORIGINAL,
     "home": "/",
     "sector from elsewhere": "/sectors/local-government?origin=also-relevant",
+    "borrowing": "/borrowing",
+    "borrows behind a number": "/borrowing/between?lent-by=local-government",
 }
+TABLES = ["/", "/borrowing", "/borrowing/between", ORIGINAL + "/history"]
+# For every table: does its scroll region stay inside the page, does the table fit its region
+# or can the region scroll, and is any word of a heading split across two lines?
+MEASURE_TABLES = """() => [...document.querySelectorAll('table')].map(table => {
+  const region = table.closest('.table-scroll');
+  const box = (region || table).getBoundingClientRect();
+  const main = document.querySelector('main').getBoundingClientRect();
+  const split = [];
+  for (const th of table.querySelectorAll('th')) {
+    const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (const match of node.data.matchAll(/[^\\s\u2010-]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, match.index);
+        range.setEnd(node, match.index + match[0].length);
+        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        if (lines.size > 1) split.push(match[0]);
+      }
+    }
+  }
+  return {caption: (table.caption || {}).textContent || '', left: box.left, right: box.right,
+          mainLeft: main.left, mainRight: main.right,
+          scrolls: region ? getComputedStyle(region).overflowX === 'auto' : false,
+          fits: table.scrollWidth <= (region || table.parentElement).clientWidth, split};
+})"""
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +95,28 @@ def test_the_first_card_of_a_filtered_sector_page_is_on_a_phones_first_screen(op
     expect(card.locator(".badge-relevant")).to_have_text("Also relevant to Local government")
     title = card.locator(".entry-card-title").bounding_box()
     assert title["y"] + title["height"] <= PHONE["height"], f"the first card's title at {title}"
+
+
+@pytest.mark.parametrize("url", TABLES)
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_no_table_overflows_its_container(open_page, live, url, viewport):
+    page = open_page(viewport)
+    page.goto(live.url + url)
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    tables = page.evaluate(MEASURE_TABLES)
+    assert tables, url
+    for table in tables:
+        assert table["left"] >= table["mainLeft"] - 1, table
+        assert table["right"] <= table["mainRight"] + 1, table
+        assert table["fits"] or table["scrolls"], table
+        assert table["split"] == [], f"words split across lines: {table}"
+
+
+def test_the_borrowing_table_fits_a_desktop(open_page, live):
+    page = open_page(DESKTOP)
+    page.goto(live.url + "/borrowing")
+    (table,) = page.evaluate(MEASURE_TABLES)[:1]
+    assert table["fits"], "every column, Total lent included, is in view at 1280 px"
 
 
 @pytest.mark.parametrize("name", list(PAGES))
