@@ -12,11 +12,19 @@ from sqlalchemy.orm import Session
 from kb import permissions
 from kb.borrowing.lineage import Reuse, ancestors, reuse_of
 from kb.borrowing.services import adoption_by, granted_request, pending_request
-from kb.borrowing.upstream import has_update, source_content
+from kb.borrowing.upstream import has_update, revisions_since, source_content
 from kb.entries.content import current_content
 from kb.entries.describe import content_changes
 from kb.licences import adapted_from
-from kb.models import Adoption, Borrow, BorrowRequest, BorrowRequestStatus, Entry, Status
+from kb.models import (
+    Adoption,
+    Borrow,
+    BorrowRequest,
+    BorrowRequestStatus,
+    Entry,
+    Revision,
+    Status,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Panel:
     reuse: Reuse
     update: Borrow | None = None  # the copy's borrow, when the reader should see an update
     update_changes: dict | None = None
+    update_revisions: list[Revision] = field(default_factory=list)  # the original's, since
     own_adoption: Adoption | None = None
     own_copies: list[Entry] = field(default_factory=list)
     own_request: BorrowRequest | None = None  # pending
@@ -76,6 +85,7 @@ def entry_panel(session: Session, entry: Entry, user) -> Panel:
         borrow = panel.credits[0].borrow
         if has_update(borrow):
             panel.update = borrow
+            panel.update_revisions = revisions_since(session, borrow.source, borrow.source_revision)
             base = source_content(session, borrow.source, borrow.source_revision)
             if base is not None:
                 panel.update_changes = content_changes(base, current_content(borrow.source))

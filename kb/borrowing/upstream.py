@@ -40,6 +40,20 @@ def source_content(session: Session, source: Entry, number: int) -> Content | No
     return revision_content(revision, current_content(source).details())
 
 
+def revisions_since(
+    session: Session, source: Entry, number: int, limit: int = 20
+) -> list[Revision]:
+    """The newest ``limit`` revisions of ``source`` after revision ``number``, oldest first:
+    what its authors said about each change since a copy was based on it."""
+    newest = session.scalars(
+        select(Revision)
+        .where(Revision.entry_id == source.id, Revision.number > number)
+        .order_by(Revision.number.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(newest)))
+
+
 def has_update(borrow: Borrow) -> bool:
     """The source has revisions after the copy's base that nobody has dismissed."""
     newest = borrow.source.current_revision_number

@@ -27,6 +27,8 @@ TOKENS = re.compile(r"\s+|\S+\s*")
 SAME, ADDED, REMOVED = "same", "added", "removed"
 # Steps of comparison one diff may take (about a third of a second at worst).
 MAX_STEPS = 2_000_000
+CONTEXT_WORDS = 12  # unchanged words shown either side of a change in a passage
+ELLIPSIS = "…"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,30 @@ class Diff:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.removed)
+
+    def passages(self, context: int = CONTEXT_WORDS) -> list[tuple[tuple[str, str], ...]]:
+        """Only the changed parts, each with up to ``context`` unchanged words either side;
+        changes closer together than twice that share a passage. Cut text is marked "…"."""
+        found: list[list[tuple[str, str]]] = []
+        pending: list[tuple[str, str]] = []  # a change, and the text since it
+        for index, (kind, text) in enumerate(self.segments):
+            if kind != SAME:
+                if not pending:
+                    before = _last_words(self.segments[index - 1][1], context) if index else ""
+                    pending = [(SAME, before)] if before else []
+                    found.append(pending)
+                pending.append((kind, text))
+                continue
+            if not pending:
+                continue
+            words = TOKENS.findall(text)
+            last = index == len(self.segments) - 1
+            if _words(words) <= 2 * context and not last:
+                pending.append((SAME, text))  # the next change continues this passage
+                continue
+            pending.append((SAME, _first_words(text, context)))
+            pending = []
+        return [tuple(passage) for passage in found]
 
 
 class _OverAllowance(Exception):
@@ -69,6 +95,24 @@ class _BoundedMatcher(SequenceMatcher):
 
 def _words(tokens: Sequence[str]) -> int:
     return sum(1 for t in tokens if not t.isspace())
+
+
+def _first_words(text: str, count: int) -> str:
+    """The start of ``text`` up to ``count`` words, "…" after it if anything was cut."""
+    tokens = TOKENS.findall(text)  # they join back to ``text``; each but a leading space is a word
+    lead = 1 if tokens and tokens[0].isspace() else 0
+    if len(tokens) - lead <= count:
+        return text
+    return "".join(tokens[: lead + count]).rstrip() + " " + ELLIPSIS
+
+
+def _last_words(text: str, count: int) -> str:
+    """The end of ``text`` from ``count`` words before it, "…" before it if anything was cut."""
+    tokens = TOKENS.findall(text)
+    lead = 1 if tokens and tokens[0].isspace() else 0
+    if len(tokens) - lead <= count:
+        return text
+    return ELLIPSIS + " " + "".join(tokens[-count:])
 
 
 class _Differ:
