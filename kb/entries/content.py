@@ -71,6 +71,40 @@ Who owns this guidance and when it will next be reviewed.
 }
 
 
+def _prompts(template: str) -> list[tuple[str, str]]:
+    """(section, prompt line) for each line of a body template under a "## " heading."""
+    found, section = [], ""
+    for line in template.splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        elif line.strip():
+            found.append((section, line.strip()))
+    return found
+
+
+TEMPLATE_PROMPTS = {kind: _prompts(template) for kind, template in BODY_TEMPLATES.items()}
+
+
+def prompts_left(kind: str, body: str) -> list[str]:
+    """The sections of ``body`` that still hold a line of the kind's template prompt as it
+    was given (a whole line, unchanged), in the template's order."""
+    lines = {line.strip() for line in body.splitlines()}
+    sections = [section for section, prompt in TEMPLATE_PROMPTS.get(kind, ()) if prompt in lines]
+    return list(dict.fromkeys(sections))
+
+
+def prompts_message(sections: list[str], publishing: bool) -> str:
+    """What to tell the writer about template prompts left in ``sections``."""
+    names = " and ".join(filter(None, [", ".join(sections[:-1]), sections[-1]]))
+    which = f"The {names} section{'s' if len(sections) > 1 else ''}"
+    has = "have" if len(sections) > 1 else "has"
+    it = "them" if len(sections) > 1 else "it"
+    advice = f"replace {it} with your own words, or delete {it}"
+    if publishing:
+        return f"{which} still {has} the template's prompt text: {advice}, before publishing."
+    return f"{which} still {has} the template's prompt text: {advice} before you publish."
+
+
 @dataclass(frozen=True)
 class Content:
     """An entry's editable text and details. Term tuples are sorted slugs."""

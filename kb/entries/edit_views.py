@@ -10,7 +10,13 @@ from kb import permissions
 from kb.db import db, utcnow
 from kb.entries import bp
 from kb.entries.conflicts import conflict_page
-from kb.entries.content import BODY_TEMPLATES, Content, current_content
+from kb.entries.content import (
+    BODY_TEMPLATES,
+    Content,
+    current_content,
+    prompts_left,
+    prompts_message,
+)
 from kb.entries.editing import EditConflict, allowed_licences, new_entry, save_edit, set_status
 from kb.entries.forms import EntryForm, entry_form
 from kb.entries.lookup import load_entry
@@ -40,6 +46,23 @@ def render_form(form: EntryForm, *, entry: Entry | None, organisation, status: i
         ),
         status,
     )
+
+
+def _prompts_refused(form: EntryForm, *, publishing: bool) -> bool:
+    """Whether to refuse the save: publishing a text that still holds the template's prompts.
+    The error, on the text field, names the sections."""
+    left = prompts_left(form.kind.data, form.body.data or "")
+    if left and publishing:
+        form.body.errors = [*form.body.errors, prompts_message(left, publishing=True)]
+        return True
+    return False
+
+
+def _warn_of_prompts(kind: str, body: str) -> None:
+    """A draft may keep the prompts for now; say which sections still do."""
+    left = prompts_left(kind, body)
+    if left:
+        flash(prompts_message(left, publishing=False), "warning")
 
 
 def _similar(form: EntryForm):
@@ -78,9 +101,9 @@ def new():
     organisation = _owner(form, organisations)
     if request.method == "GET" or request.form.get("action") in {"preview", "similar"}:
         return render_form(form, entry=None, organisation=organisation)
-    if not form.validate():
-        return render_form(form, entry=None, organisation=organisation, status=400)
     publish = request.form.get("action") == "publish"
+    if not form.validate() or _prompts_refused(form, publishing=publish):
+        return render_form(form, entry=None, organisation=organisation, status=400)
     if publish:
         permissions.require(permissions.can_publish_new(current_user, organisation))
     if not request.form.get("similar_dismissed"):
@@ -108,6 +131,8 @@ def new():
         "Published." if publish else "Saved as a draft. Only your organisation can see it.",
         "success",
     )
+    if not publish:
+        _warn_of_prompts(kind, form.body.data or "")
     return redirect(url_for("entries.show", slug=entry.slug))
 
 
@@ -138,9 +163,10 @@ def edit(slug: str):
     if request.form.get("action") == "preview":
         form.validate()
         return render_form(form, entry=entry, organisation=entry.organisation)
-    if not form.validate():
-        return render_form(form, entry=entry, organisation=entry.organisation, status=400)
     action = request.form.get("action")
+    publishing = action == "publish" or entry.status == Status.PUBLISHED.value
+    if not form.validate() or _prompts_refused(form, publishing=publishing):
+        return render_form(form, entry=entry, organisation=entry.organisation, status=400)
     if action == "publish":
         permissions.require(permissions.can_publish(current_user, entry))
     may_open = permissions.can_open_to_any_member(current_user, entry.organisation)
@@ -166,6 +192,8 @@ def edit(slug: str):
         flash("Published." if result.status_changed else "Settings saved.", "success")
     else:
         flash(f"Saved as revision {result.revision.number}.", "success")
+    if not publishing:
+        _warn_of_prompts(entry.kind, form.body.data or "")
     return redirect(url_for("entries.show", slug=entry.slug))
 
 
@@ -181,6 +209,12 @@ def _change_status(slug: str, allowed, status: Status, message: str):
 @bp.post("/<slug>/publish")
 @login_required
 def publish(slug: str):
+    entry = load_entry(slug)
+    permissions.require(permissions.can_publish(current_user, entry))
+    left = prompts_left(entry.kind, entry.current_revision.body)
+    if left:  # not published: the writer fixes the text first
+        flash(prompts_message(left, publishing=True), "error")
+        return redirect(url_for("entries.edit", slug=entry.slug))
     return _change_status(slug, permissions.can_publish, Status.PUBLISHED, "Published.")
 
 

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from kb.db import db
 from kb.entries import bp
+from kb.entries.content import prompts_left, prompts_message
 from kb.entries.lookup import load_entry
 from kb.entries.panels import build_panels
 from kb.licences import LICENCES, attribution
@@ -27,6 +28,14 @@ def _related(entry: Entry) -> list[Entry]:
         return []
 
 
+def _prompts_note(entry: Entry) -> str:
+    """On a draft: which sections still hold the template's prompts ('' if none)."""
+    if entry.status != Status.DRAFT.value:
+        return ""
+    left = prompts_left(entry.kind, entry.current_revision.body)
+    return prompts_message(left, publishing=False) if left else ""
+
+
 @bp.get("/<slug>")
 def show(slug: str):
     entry = load_entry(slug)
@@ -37,6 +46,7 @@ def show(slug: str):
         related=_related(entry),
         panels=build_panels(current_app, db.session, entry, current_user),
         revision=entry.current_revision,
+        prompts=_prompts_note(entry),
         licence=LICENCES[entry.licence],
         attribution=attribution(
             entry.licence, title=entry.title, organisation=entry.organisation.name, link=link
