@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
-from flask import Flask, request, url_for
+from flask import Flask, render_template, request, url_for
 from sqlalchemy import exists, select
 
 from kb import permissions
 from kb.db import db
 from kb.licences import LICENCES
 from kb.models import Organisation
+from kb.vocabulary import PastTheLastPage
 
 
 def _today() -> date:
@@ -65,6 +66,10 @@ def url_page(number: int) -> str:
     return url_with(page=str(number) if number > 1 else None)
 
 
+def _past_the_last_page(error: PastTheLastPage):
+    return render_template("errors/past_last_page.html", pages=error.pages), 404
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _format_date
     app.jinja_env.globals.update(
@@ -76,6 +81,7 @@ def init_app(app: Flask) -> None:
         permissions=permissions,
         licences=LICENCES,
     )
+    app.register_error_handler(PastTheLastPage, _past_the_last_page)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

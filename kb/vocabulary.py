@@ -52,6 +52,14 @@ def page_number(value: str | None) -> int:
     return int(value)
 
 
+class PastTheLastPage(NotFound):
+    """A page number beyond the last page: the page says how many there are."""
+
+    def __init__(self, pages: int) -> None:
+        super().__init__()
+        self.pages = pages
+
+
 class Paginated:
     """Pages of ``per_page`` items out of ``total``, at page ``number``."""
 

@@ -10,6 +10,7 @@ from kb.db import db
 from kb.entries.listing import load_listing
 from kb.entries.queries import (
     EntryFilter,
+    catalogue_totals,
     entries_from_each_sector,
     facet_counts,
     recent_entries,
@@ -41,6 +42,7 @@ def home():
         channels=channels,
         grid=grid_counts(db.session),
         recent=recent_entries(db.session),
+        totals=catalogue_totals(db.session),
     )
 
 

@@ -26,6 +26,21 @@ from kb.models import SUMMARY_MAX, Channel, EvidenceStage, Kind, Outcome, Sector
 from kb.rendering import RenderRefused, render_markdown
 
 BODY_MAX = 200_000
+TITLE_MAX = 200
+
+
+class Limit(Length):
+    """At most ``max`` characters, checked on the server with a message naming the field and
+    its limit. No ``maxlength`` attribute: browsers cut pasted text there without a word; the
+    form's character count (static/js/counter.js) warns as people type instead."""
+
+    def __init__(self, label: str, max: int) -> None:
+        super().__init__(
+            max=max, message=f"{label} must be %(max)d characters or fewer; it has %(length)d"
+        )
+        self.field_flags = {}
+
+
 REVISION_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only; "²".isdigit() is True
 
 
@@ -60,19 +75,21 @@ class EntryForm(FlaskForm):
     organisation = SelectField("Organisation", validators=[Optional()])
     title = StringField(
         "Title",
-        validators=[DataRequired("Enter a title"), Length(max=200)],
+        validators=[DataRequired("Enter a title"), Limit("Title", TITLE_MAX)],
+        render_kw={"data-limit": TITLE_MAX},
         description="Say what was done or what the guidance is for, e.g. 'Live-tweeting a "
         "night shift'.",
     )
     summary = TextAreaField(
         "Summary",
-        validators=[DataRequired("Enter a summary"), Length(max=SUMMARY_MAX)],
+        validators=[DataRequired("Enter a summary"), Limit("Summary", SUMMARY_MAX)],
+        render_kw={"data-limit": SUMMARY_MAX},
         description=f"One or two sentences shown in lists and search results "
         f"({SUMMARY_MAX} characters at most).",
     )
     body = TextAreaField(
         "Text",
-        validators=[DataRequired("Enter the text of the entry"), Length(max=BODY_MAX)],
+        validators=[DataRequired("Enter the text of the entry"), Limit("Text", BODY_MAX)],
         description="Written in Markdown: ## for a heading, - for a list item, "
         "[words](https://example.org) for a link, | for table columns.",
     )
@@ -96,7 +113,7 @@ class EntryForm(FlaskForm):
     )
     edit_summary = StringField(
         "Edit summary (optional)",
-        validators=[Length(max=300)],
+        validators=[Limit("Edit summary", 300)],
         description="Briefly say what you changed, for the history.",
     )
 

@@ -17,7 +17,7 @@ from werkzeug.exceptions import NotFound
 from kb import vocabulary
 from kb.entries.queries import DEFAULT_SORT, SORTS, EntryFilter, Page, facet_counts, list_entries
 from kb.models import TERM_MODELS, Sector
-from kb.vocabulary import FACET_LABELS, FacetValue
+from kb.vocabulary import FACET_LABELS, FacetValue, PastTheLastPage
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def load_listing(
     page = list_entries(session, listing.filter, sort=listing.sort, page=listing.page,
                         per_page=per_page)  # fmt: skip
     if listing.page > page.pages:
-        raise NotFound()
+        raise PastTheLastPage(page.pages)
     options = [(facet, FACET_LABELS[facet], facet_options(session, listing, facet))
                for facet in facets]  # fmt: skip
     return ListingPage(listing, page, options, SORTS, sector)

@@ -161,6 +161,20 @@ def entries_from_each_sector(session: Session) -> dict[int, int]:
     return dict(session.execute(statement).all())
 
 
+def catalogue_totals(session: Session) -> dict[str, int]:
+    """What the home page counts: published entries, and the organisations and sectors they
+    come from."""
+    published = Entry.status == Status.PUBLISHED.value
+    row = session.execute(
+        select(
+            func.count(Entry.id),
+            func.count(Entry.organisation_id.distinct()),
+            func.count(Entry.origin_sector_id.distinct()),
+        ).where(published)
+    ).one()
+    return {"entries": row[0], "organisations": row[1], "sectors": row[2]}
+
+
 def recent_entries(session: Session, limit: int = 6) -> Sequence[Entry]:
     return list_entries(session, EntryFilter(), sort="updated", per_page=limit).items
 

@@ -67,6 +67,8 @@ class SearchResults(Paginated):
     nearest: list[Hit] = field(default_factory=list)
     shortened: bool = False  # the query had more words than one search may cost
     generation: tuple = ()  # which state of the index answered
+    # Filters typed in the query (channel:tiktok) that name nothing: (facet, value, known names)
+    unknown: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     @property
     def number(self) -> int:
@@ -197,9 +199,27 @@ def _search(snapshot, session, request, synonyms) -> SearchResults:
     results = SearchResults(request, hits, len(final), facets, len(matched), shortened=shortened,
                             generation=snapshot.generation)  # fmt: skip
     results.suggestion = suggest(snapshot, request.text, synonyms)
+    results.unknown = _unknown_filters(session, clauses, resolver)
     if not final:
         results.nearest = _nearest(snapshot, session, request, synonyms, results.suggestion)
     return results
+
+
+def _unknown_filters(session, clauses, resolver) -> list[tuple[str, str, list[str]]]:
+    """Each typed filter on a sector, channel, topic, kind or organisation naming none, with
+    the names it could have used (none listed for organisations: there are too many)."""
+    unknown = []
+    for clause in clauses:
+        if clause.field in FACET_LABELS and not resolver(clause.field, clause.text):
+            if clause.field in TERM_MODELS:
+                model = TERM_MODELS[clause.field]
+                names = list(session.scalars(select(model.name).order_by(model.position)))
+            elif clause.field == "kind":
+                names = [kind.label for kind in Kind]
+            else:
+                names = []
+            unknown.append((clause.field, clause.text, names))
+    return unknown
 
 
 def _facets(session, snapshot, matched, chosen, request) -> list:

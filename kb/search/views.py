@@ -55,7 +55,7 @@ def results():
     index.catch_up(timeout=0)
     found = search(index, db.session, search_request, get_synonyms())
     if search_request.page > found.pages:
-        abort(404)
+        raise vocabulary.PastTheLastPage(found.pages)
     return render_template(
         "search/results.html", results=found, search=search_request, sorts=SORTS,
         shortened=shortened, query_max=QUERY_MAX, max_terms=MAX_TERMS,

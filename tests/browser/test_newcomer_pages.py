@@ -53,7 +53,7 @@ MEASURE_TABLES = """() => [...document.querySelectorAll('table')].map(table => {
 
 @pytest.fixture(scope="module")
 def live(catalogue_db, tmp_path_factory) -> Iterator[Live]:
-    """Nothing here saves anything, so one server serves the whole module."""
+    """Nothing here changes the catalogue, so one server serves the whole module."""
     yield from serve(catalogue_db, tmp_path_factory)
 
 
@@ -134,3 +134,42 @@ def test_keyboard_reaches_every_control(open_page, live, name):
     total, reached, invisible = tab_through(page)
     assert len(reached) == total, f"reached {len(reached)} of {total} focusable elements"
     assert invisible == [], invisible
+
+
+def test_printing_an_entry_leaves_out_the_site_around_it(open_page, live):
+    page = open_page(DESKTOP)
+    page.goto(live.url + COPY)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.emulate_media(media="print")
+    for hidden in ("nav.site-nav", ".site-menu", ".header-search", ".sample-notice",
+                   ".breadcrumbs", ".entry-actions", ".related", ".site-footer"):  # fmt: skip
+        expect(page.locator(hidden).first).to_be_hidden()
+    for shown in ("h1", ".byline", ".lineage-line", ".entry-body", ".facts", ".attribution",
+                  ".print-address"):  # fmt: skip
+        expect(page.locator(shown).first).to_be_visible()
+    expect(page.locator(".print-address")).to_contain_text(live.url + COPY)
+    page.emulate_media(media="screen")
+    expect(page.locator(".print-address")).to_be_hidden()
+
+
+def test_the_title_counts_its_characters_as_people_type(browser, live):
+    from tests.browser.test_borrowing import HEALTH_EDITOR
+    from tests.browser.test_editing import sign_in
+
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    sign_in(page, live, HEALTH_EDITOR)
+    page.goto(live.url + "/entries/new?kind=guidance")
+    count = page.locator("#title-count")
+    expect(count).to_have_text("You have 200 characters left")
+    page.locator("#title").fill("x" * 195)
+    expect(count).to_have_text("You have 5 characters left")
+    page.locator("#title").fill("x" * 203)  # nothing is cut: the count says how far over
+    expect(count).to_have_text("You have 3 characters too many")
+    assert page.locator("#title").input_value() == "x" * 203
+    expect(page.locator("#title-count + [aria-live]")).to_have_text(
+        "You have 3 characters too many"
+    )
+    found = violations_at_every_width(page)
+    context.close()
+    assert found == [], "\n".join(found)

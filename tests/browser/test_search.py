@@ -213,7 +213,7 @@ def test_publishing_a_duplicate_title_asks_first_then_publishes_anyway(browser, 
     page.get_by_label("Title", exact=True).fill(DUPLICATE)
     page.get_by_label("Summary", exact=True).fill("Our own checklist, written again.")
     body = page.get_by_label("Text", exact=True)
-    body.fill(body.input_value() + "\nOne more line of our own.\n")
+    body.fill("## Purpose\n\nOur own checklist.\n\nOne more line of our own.\n")  # no prompts
     typed_body = body.input_value()
     page.get_by_label("Facebook").check()
     assert count_titled(live, DUPLICATE) == 1

@@ -71,6 +71,7 @@ def _interstitial(page, live: Live) -> None:
     page.goto(live.url + NEW_GUIDANCE)
     page.get_by_label("Title", exact=True).fill(DUPLICATE)
     page.get_by_label("Summary", exact=True).fill("Our own checklist, written again.")
+    page.get_by_label("Text", exact=True).fill("## Purpose\n\nOur own checklist.\n")  # no prompts
     page.get_by_label("Facebook").check()
     page.get_by_role("button", name="Publish", exact=True).click()
     expect(page.get_by_role("heading", name="Similar guidance already exists")).to_be_visible()
