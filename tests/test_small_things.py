@@ -137,4 +137,4 @@ def test_the_home_page_says_what_a_visitor_can_do_and_counts_the_catalogue(clien
     )).one()  # fmt: skip
     assert (f"{entries} published entries from {organisations} organisations in {sectors}"
             " sectors.") in page  # fmt: skip
-    assert 'href="/register">Register to contribute</a>' in page
+    assert 'href="/register">Create an account</a> to add what you have learned' in page
