@@ -43,7 +43,8 @@ def page_problems(page: Page) -> list[str]:
     found = []
     for tag, attrs in page.elements:
         values = dict(attrs)
-        if tag in FORBIDDEN_ELEMENTS - CHROME:
+        own_script = tag == "script" and (values.get("src") or "").startswith("/static/js/")
+        if tag in FORBIDDEN_ELEMENTS - CHROME and not own_script:  # the form's character count
             found.append(f"<{tag}>")
         if tag == "form" and not (values.get("action") or "").startswith("/"):
             found.append("<form> posting off the page's own routes")
