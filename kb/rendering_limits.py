@@ -41,6 +41,7 @@ from markdown.preprocessors import HtmlBlockPreprocessor
 LINK_NESTING = 8  # brackets inside link text, e.g. "[see [1]](...)" is 1 deep
 LINK_SPAN = 4096  # characters a link's target (and title) may take, from its "("
 MAX_DEPTH = 40  # elements inside elements, in the final HTML
+WALL_CLOCK_SLACK = 3  # a render may take this many times its CPU budget on the clock
 TOO_SLOW = (
     "This text is too complex to display: it took more than {seconds:g} seconds to lay out. "
     "Very long tables, deeply nested lists or thousands of unmatched brackets are the usual "
@@ -57,16 +58,21 @@ class RenderRefused(ValueError):
 
 
 class Budget:
-    """One render's limits: a deadline (wall-clock, since what matters is how long a request
-    holds a worker) and the characters left for reading link targets."""
+    """One render's limits: a deadline in the rendering thread's own CPU time, a looser one
+    on the clock, and the characters left for reading link targets.
+
+    CPU time is what a text costs, so the same text gets the same answer however busy the
+    server is (on the clock alone, a busy server refused ordinary entries); the clock's
+    deadline, ``WALL_CLOCK_SLACK`` times longer, still bounds how long a worker is held."""
 
     def __init__(self, seconds: float, text_length: int) -> None:
         self.seconds = seconds
-        self.deadline = time.perf_counter() + seconds
+        self.deadline = time.thread_time() + seconds
+        self.wall_deadline = time.perf_counter() + seconds * WALL_CLOCK_SLACK
         self.link_scan = 2 * text_length + 20_000
 
     def check(self) -> None:
-        if time.perf_counter() > self.deadline:
+        if time.thread_time() > self.deadline or time.perf_counter() > self.wall_deadline:
             raise RenderRefused(TOO_SLOW.format(seconds=self.seconds))
 
 

@@ -8,13 +8,22 @@ with "refused" instead of passing slowly.
 
 from __future__ import annotations
 
+import time
+
 import markdown
 import pytest
 from bleach import html5lib_shim
 from bleach.linkifier import URL_RE
 
 from kb.rendering import RenderRefused, render_markdown
-from kb.rendering_limits import LINKIFY_URL, MAX_DEPTH, Budget, Limits, LinearTreeWalker
+from kb.rendering_limits import (
+    LINKIFY_URL,
+    MAX_DEPTH,
+    WALL_CLOCK_SLACK,
+    Budget,
+    Limits,
+    LinearTreeWalker,
+)
 
 GENEROUS = 5.0
 
@@ -108,6 +117,24 @@ def test_a_text_over_the_time_budget_is_refused_with_a_message():
     table = "| a | b |\n|---|---|\n" + "| x | y |\n" * 5_000
     with pytest.raises(RenderRefused, match="too complex to display"):
         render_markdown(table, seconds=0.01)
+
+
+def test_the_budget_counts_the_render_s_own_cpu_time_with_the_clock_as_a_backstop():
+    """Waiting for a busy machine costs the text nothing; its own work does; and however
+    little work, a render is stopped once the clock passes the slack."""
+    budget = Budget(0.2, 0)
+    time.sleep(0.3)  # longer than the budget on the clock, but no CPU time at all
+    budget.check()
+    spinning = time.perf_counter()
+    while time.thread_time() < budget.deadline and time.perf_counter() - spinning < 5:
+        pass
+    with pytest.raises(RenderRefused, match="too complex to display"):
+        budget.check()
+
+    waiting = Budget(0.1, 0)
+    time.sleep(0.1 * WALL_CLOCK_SLACK + 0.05)
+    with pytest.raises(RenderRefused):
+        waiting.check()
 
 
 DEEP = {
