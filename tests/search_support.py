@@ -122,7 +122,7 @@ def _hold_lock(root: str, then: str = "cancel") -> None:
 def _app(instance: str, database: str):
     from tests.conftest import make_app
 
-    return make_app(Path(instance), Path(database))
+    return make_app(Path(instance), database)
 
 
 def _save_and_die(instance: str, database: str, slug: str, title: str) -> None:

@@ -39,8 +39,8 @@ def log_ids(app) -> list[int]:
 
 
 @pytest.fixture
-def fresh_app(tmp_path):
-    app = make_app(tmp_path / "instance", tmp_path / "new.sqlite")
+def fresh_app(tmp_path, empty_url):
+    app = make_app(tmp_path / "instance", empty_url)
     yield app
     with app.app_context():
         db.engine.dispose()

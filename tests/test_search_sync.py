@@ -116,7 +116,7 @@ def test_a_save_while_another_process_holds_the_writer_lock(catalogue_app):
 
 
 def test_a_process_killed_between_commit_and_index_write(catalogue_app, tmp_path):
-    instance, database = tmp_path / "instance", tmp_path / "kb.sqlite"
+    instance, database = tmp_path / "instance", catalogue_app.config["DATABASE_URL"]
     index_of(catalogue_app)  # this process is already running when its sibling dies
     dying = spawn("save-and-die", instance, database, SLUG, "Phoenixfeather storm evacuation")
     out, err = finish(dying, timeout=60)
@@ -149,7 +149,7 @@ def test_two_worker_processes_saving_at_once_leave_the_index_clean(catalogue_app
              "b": [*own_b[:4], shared, *own_b[4:8], shared, *own_b[8:], shared]}  # fmt: skip
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    args = (tmp_path / "instance", tmp_path / "kb.sqlite", barrier)
+    args = (tmp_path / "instance", catalogue_app.config["DATABASE_URL"], barrier)
     workers = {name: spawn("worker", *args, name, *plan) for name, plan in plans.items()}
     try:
         deadline = time.monotonic() + 30

@@ -4,7 +4,6 @@ and forms that cannot be accepted giving back what was typed."""
 from __future__ import annotations
 
 import html
-import shutil
 
 from sqlalchemy import delete
 
@@ -44,11 +43,9 @@ def _fail_sign_in(client, address: str, email: str):
     )
 
 
-def test_behind_a_trusted_proxy_throttling_sees_the_forwarded_address(catalogue_db, tmp_path):
-    database = tmp_path / "kb.sqlite"
-    shutil.copyfile(catalogue_db, database)
-    app = make_app(tmp_path, database, TRUSTED_PROXIES=1, LOGIN_FAILURES_PER_ADDRESS=3,
-                   LOGIN_FIRST_DELAY_SECONDS=600)  # fmt: skip
+def test_behind_a_trusted_proxy_throttling_sees_the_forwarded_address(catalogue_url, tmp_path):
+    app = make_app(tmp_path / "instance", catalogue_url, TRUSTED_PROXIES=1,
+                   LOGIN_FAILURES_PER_ADDRESS=3, LOGIN_FIRST_DELAY_SECONDS=600)  # fmt: skip
     client = app.test_client()
     for number in range(3):
         assert _fail_sign_in(client, "203.0.113.7", f"n{number}@x.example").status_code == 400

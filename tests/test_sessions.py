@@ -9,7 +9,6 @@ import html
 import re
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -33,11 +32,11 @@ ERROR = "The email address or password is not right."
 @pytest.fixture
 def build_app(catalogue_app, tmp_path):
     """More apps on the catalogue app's database file, as other worker processes would be."""
-    database_file = Path(catalogue_app.config["DATABASE_URL"].removeprefix("sqlite:///"))
+    url = catalogue_app.config["DATABASE_URL"]
     built = []
 
     def build(**overrides):
-        built.append(make_app(tmp_path / f"instance-{len(built)}", database_file, **overrides))
+        built.append(make_app(tmp_path / f"instance-{len(built)}", url, **overrides))
         return built[-1]
 
     yield build

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -147,8 +146,7 @@ def test_a_correct_password_starts_the_count_again(catalogue_app):
 
 
 def test_counts_are_shared_between_processes(catalogue_app, tmp_path):
-    database_file = Path(catalogue_app.config["DATABASE_URL"].removeprefix("sqlite:///"))
-    second_app = make_app(tmp_path / "second", database_file)
+    second_app = make_app(tmp_path / "second", catalogue_app.config["DATABASE_URL"])
     first, second = client_at(catalogue_app), client_at(second_app)
     fail(first, MEMBER, 3)
     fail(second, MEMBER, 2)
