@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -100,8 +101,14 @@ class Database:
     @staticmethod
     def _close(_exc: BaseException | None) -> None:
         session = g.pop("kb_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.close()
+        except SQLAlchemyError:
+            # The database went away mid-request (a restart): the answer is already made, and
+            # the dead connection has nothing to roll back. Let the pool forget it.
+            session.invalidate()
 
 
 db = Database()

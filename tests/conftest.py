@@ -117,8 +117,10 @@ def postgres_cluster() -> Iterator[postgres.Server]:
 
 
 @pytest.fixture(scope="session")
-def postgres_databases(postgres_cluster) -> PostgresDatabases:
-    return PostgresDatabases(postgres_cluster)
+def postgres_databases(postgres_cluster) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_cluster)
+    yield databases
+    databases.close()
 
 
 @pytest.fixture(scope="session")
