@@ -50,7 +50,12 @@ def make_app(instance: Path, database: Path | str, **overrides) -> Flask:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    _made.append(app)
+    return app
+
+
+_made: list[Flask] = []  # apps made during the current test, whose connections are closed after it
 
 
 def _settle(app: Flask) -> None:
@@ -79,9 +84,12 @@ def _template(databases, tmp_path_factory, name: str, loader) -> Template:
 
 @pytest.fixture(autouse=True)
 def _close_search_indexes() -> Iterator[None]:
-    """Searchers stay open between requests, as in production; close them after each test."""
+    """Searchers stay open between requests, as in production, and each app keeps a pool of
+    database connections: close both after each test."""
     yield
     close_all()
+    while _made:
+        _dispose(_made.pop())
 
 
 @pytest.fixture(autouse=True)

@@ -232,7 +232,7 @@ EXPECTED_CELLS = text(
           FROM adoptions a
           JOIN entries e ON e.id = a.entry_id
           JOIN organisations o ON o.id = a.organisation_id
-    ) GROUP BY lender, borrower
+    ) AS cells GROUP BY lender, borrower
     """
 )
 
