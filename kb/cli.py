@@ -23,6 +23,7 @@ from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts, demo_accounts
 from kb.accounts.passwords import hash_password, password_problems
 from kb.db import db, utcnow
 from kb.models import Entry, Organisation, Role, User
+from kb.notifications.events import quietly
 from kb.search import SearchUnavailable, get_index
 from kb.search.check import check as check_index
 from kb.search.sync import replicas as search_replicas
@@ -55,21 +56,23 @@ def _print_report(report: SeedReport) -> None:
 
 def _seed(loader) -> SeedReport:
     try:
-        report = loader(db.session, Path(current_app.config["SEED_DIR"]))
+        with quietly(db.session):  # loading the sample catalogue is nobody's news
+            report = loader(db.session, Path(current_app.config["SEED_DIR"]))
+            db.session.commit()
     except SeedError as error:
         db.session.rollback()
         click.echo("The sample catalogue has problems; nothing was loaded:", err=True)
         for problem in error.problems:
             click.echo(f"  {problem}", err=True)
         raise click.exceptions.Exit(1) from None
-    db.session.commit()
     _print_report(report)
     return report
 
 
 def _add_demo_accounts() -> None:
-    added = create_demo_accounts(db.session, hash_password(DEMO_PASSWORD), utcnow())
-    db.session.commit()
+    with quietly(db.session):
+        added = create_demo_accounts(db.session, hash_password(DEMO_PASSWORD), utcnow())
+        db.session.commit()
     if added:
         click.echo(f"  demo accounts: {added} added")
 
@@ -304,7 +307,9 @@ def init_app(app: Flask) -> None:
     commands = (init_command, seed_command, create_user_command, reindex_command,
                 index_check_command, optimize_command, backup_command, restore_command,
                 db_group)  # fmt: skip
-    for command in commands:
+    from kb.notifications.commands import COMMANDS as notification_commands
+
+    for command in (*commands, *notification_commands):
         app.cli.add_command(command)
 
 

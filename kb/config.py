@@ -73,6 +73,14 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "REQUEST_LOG": True,
         # /healthz answers 503 once the search index is this far behind the database.
         "HEALTH_MAX_INDEX_LAG_SECONDS": 300,
+        # The site's own address, for links in emails (sent when no request is being served).
+        "SITE_URL": "http://127.0.0.1:5000",
+        # The running site delivers queued email from a background thread in each process;
+        # `kb send-mail` does the same from the command line.
+        "MAIL_SEND_IN_BACKGROUND": True,
+        "MAIL_POLL_SECONDS": 30,
+        # How long a sender may take over a message before another may try it.
+        "MAIL_CLAIM_SECONDS": 120,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():
@@ -82,6 +90,7 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "KB_DATABASE_URL": "DATABASE_URL",
         "KB_SEED_DIR": "SEED_DIR",
         "KB_SEARCH_INDEX_DIR": "SEARCH_INDEX_DIR",
+        "KB_SITE_URL": "SITE_URL",
         "KB_MAIL_URL": "MAIL_URL",
         "KB_MAIL_FROM": "MAIL_FROM",
     }

@@ -8,6 +8,8 @@ gets WAL, a busy timeout and foreign keys; PostgreSQL (``KB_DATABASE_URL``, with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +64,32 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def take_write_lock(session: Session) -> None:
+    """Begin ``session``'s transaction as a writer now, if it has not written yet.
+
+    On SQLite the driver starts a transaction only at the first write, so what was read before
+    then may have changed by the time the write lands; beginning with BEGIN IMMEDIATE makes
+    the reads that follow exact. PostgreSQL needs nothing here (lock rows with FOR UPDATE)."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint of ``session``'s transaction, which a failure rolls back alone.
+
+    On SQLite a savepoint opened before the transaction's first write is a transaction of its
+    own: releasing it would commit at once, out of reach of the request's rollback. So a real
+    transaction is begun first, taking the write lock that the writes inside are about to take
+    anyway."""
+    take_write_lock(session)
+    with session.begin_nested():
+        yield
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``. SQLite connections get the pragmas above; a database server's
     connections are checked before each use (so a restarted server costs no failed request),
@@ -85,7 +113,11 @@ class Database:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = make_engine(url)
-        app.extensions["kb.db"] = sessionmaker(bind=engine, expire_on_commit=False)
+        # Each session knows its app, for what reacts to its commits outside a request (the
+        # command line, background threads).
+        app.extensions["kb.db"] = sessionmaker(
+            bind=engine, expire_on_commit=False, info={"kb_app": app}
+        )
         app.teardown_appcontext(self._close)
 
     @property

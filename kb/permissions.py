@@ -216,6 +216,23 @@ def can_see_borrowed(user, organisation: Organisation) -> bool:
     return is_admin(user) or _member_of(user, organisation.id)
 
 
+def can_follow(user) -> bool:
+    """Following things, and the inbox that goes with it, need an account."""
+    return _signed_in(user)
+
+
+def can_see_notification(user, notification, entry: Entry | None, subject=None) -> bool:
+    """A notification is shown to its own person only, and only while they may still see
+    what it is about (checked when it is made, and again whenever it is shown)."""
+    if not _signed_in(user) or notification.user_id != user.id:
+        return False
+    if entry is not None and not can_view(user, entry):
+        return False
+    if subject is not None:  # someone asking to join: for whoever may still decide it
+        return subject.is_approved or can_decide_membership(user, subject)
+    return True
+
+
 def require(allowed: bool) -> None:
     """Stop the request with 403 unless ``allowed``."""
     if not allowed:

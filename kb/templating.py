@@ -51,6 +51,16 @@ def url_without(name: str, value: str) -> str:
     return url_with(page=None, **{name: [v for v in request.args.getlist(name) if v != value]})
 
 
+def feed_url(endpoint: str, **view_args) -> str:
+    """The Atom feed at ``endpoint`` for the current page: the same filters, without the sort
+    and page (a feed is always newest first, and holds the first 50)."""
+    pairs = [(name, value) for name in LINK_PARAMETERS if name not in {"sort", "page"}
+             for value in request.args.getlist(name)]  # fmt: skip
+    path = url_for(endpoint, **view_args)
+    query = urlencode(pairs, safe="!$'()*,/:;?@")
+    return f"{path}?{query}" if query else path
+
+
 def url_page(number: int) -> str:
     """The current URL at another page of results."""
     return url_with(page=str(number) if number > 1 else None)
@@ -63,6 +73,7 @@ def init_app(app: Flask) -> None:
         url_with=url_with,
         url_without=url_without,
         url_page=url_page,
+        feed_url=feed_url,
         permissions=permissions,
         licences=LICENCES,
     )

@@ -19,6 +19,7 @@ from kb.accounts.passwords import hash_password
 from kb.cli import upgrade_database
 from kb.config import ROOT
 from kb.db import db, utcnow
+from kb.notifications.events import quietly
 from kb.search import get_index
 from kb.search.index import close_all
 from kb.seeding import load_catalogue, load_taxonomy
@@ -48,6 +49,8 @@ def make_app(instance: Path, database: Path | str, **overrides) -> Flask:
         "SEED_DIR": str(SEED_DIR),
         # Fast hashing: the suite signs in hundreds of times. Production uses scrypt.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        # Tests deliver email themselves (kb send-mail, or deliver_due), when they mean to.
+        "MAIL_SEND_IN_BACKGROUND": False,
     }
     config.update(overrides)
     app = create_app(config)
@@ -74,8 +77,9 @@ def _template(databases, tmp_path_factory, name: str, loader) -> Template:
     app = make_app(folder, databases.empty(folder))
     with app.app_context():
         upgrade_database()
-        loader(db.session, SEED_DIR)
-        db.session.commit()
+        with quietly(db.session):  # as `kb init` loads it: nobody is notified
+            loader(db.session, SEED_DIR)
+            db.session.commit()
         get_index().ensure()  # builds the index, as `kb init` does
     close_all()
     _settle(app)

@@ -20,8 +20,18 @@ from kb.borrowing.services import adopt, ask_to_borrow, borrow
 from kb.db import Base, db, utcnow
 from kb.entries.content import current_content
 from kb.entries.editing import save_edit
+from kb.follows.services import follow
 from kb.licences import DEFAULT_LICENCE
-from kb.models import Entry, Organisation, OrganisationRequest, Sector, User
+from kb.models import (
+    Entry,
+    FollowKind,
+    Notification,
+    Organisation,
+    OrganisationRequest,
+    Sector,
+    User,
+)
+from kb.notifications.outbox import unsubscribe_token
 from kb.security import safe_next
 from tests.factories import TEST_PASSWORD, make_entry, make_user
 from tests.web import csrf_token, sign_in
@@ -49,6 +59,15 @@ ARGUMENTS = {
     ("borrowing.ask", "slug"): "ask_first_entry",
     ("borrowing.merge", "slug"): "copy",
     ("borrowing.dismiss", "slug"): "copy",
+    ("follows", "follow_id"): "follow",
+    ("notifications", "notification_id"): "notification",
+    ("notifications", "token"): "unsubscribe_token",
+}
+# Routes that check something else instead of a CSRF token, and why.
+CSRF_EXEMPT = {
+    # The signed token in its URL says whose emails stop; mail programs' one-click unsubscribe
+    # (RFC 8058) posts to it with no session and no form. Tested in test_notification_pages.py.
+    "notifications.unsubscribe",
 }
 # Borrowing is done by members of another organisation than the owner's; the admins making
 # those requests belong to this one.
@@ -95,6 +114,8 @@ def form_data(endpoint: str, email: str, password: str) -> dict:
         },
         "borrowing.merge": {"base_revision": "1", "upstream_revision": "2", **ENTRY_FORM},
         "borrowing.ask": {"message": "May we adapt this?"},
+        "follows.toggle": {"kind": "sector", "target": "police"},
+        "notifications.preferences": {"frequency": "daily"},
     }.get(endpoint, {})
 
 
@@ -104,6 +125,7 @@ def state_changing_routes(app) -> list[tuple[Rule, str]]:
         (rule, method)
         for rule in app.url_map.iter_rules()
         for method in sorted(rule.methods & STATE_CHANGING)
+        if rule.endpoint not in CSRF_EXEMPT
     ]
     return sorted(found, key=lambda pair: (pair[0].rule, pair[1]))
 
@@ -125,10 +147,15 @@ def url_values(rule: Rule, known: dict) -> dict:
     return values
 
 
-def real_values(app, entry_status: str = "published") -> dict:
-    """A fresh, committed, real value for every kind of URL argument."""
+def real_values(app, entry_status: str = "published", email: str = ADMIN_EMAIL) -> dict:
+    """A fresh, committed, real value for every kind of URL argument (a follow and a
+    notification belong to the person with ``email``)."""
     with app.app_context():
         session = db.session
+        person = session.scalar(select(User).where(User.email == email))
+        followed = follow(session, person, FollowKind.TOPIC, target_id=1)
+        notification = Notification(user_id=person.id, event="approved", actor="Span")
+        session.add(notification)
         organisation = session.scalar(select(Organisation).where(Organisation.slug == ORGANISATION))
         entry = make_entry(session, organisation, status=entry_status)
         content = replace(current_content(entry), title="Second title")
@@ -153,8 +180,11 @@ def real_values(app, entry_status: str = "published") -> dict:
             "term_kind": "channels",
             "term": "qr-codes",
             "reset_token": reset_token(app.config["SECRET_KEY"], member),
+            "follow": followed.id,
+            "unsubscribe_token": unsubscribe_token(app, member.id),
         }
         session.commit()
+        values["notification"] = notification.id
         return values | {"request": request.id} | borrowing
 
 
@@ -280,7 +310,7 @@ def test_every_route_accepts_a_valid_token(catalogue_app):
     outcomes = []
     for (rule, method), email in zip(routes, emails, strict=True):
         client = _admin_client(catalogue_app, email, TEST_PASSWORD)
-        known = real_values(catalogue_app, ENTRY_STATUS.get(rule.endpoint, "published"))
+        known = real_values(catalogue_app, ENTRY_STATUS.get(rule.endpoint, "published"), email)
         url = rule.build(url_values(rule, known), append_unknown=False)[1]
         data = form_data(rule.endpoint, email, TEST_PASSWORD)
         data["csrf_token"] = csrf_token(client, "/account")

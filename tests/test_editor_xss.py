@@ -38,7 +38,8 @@ ACTIVE_ATTRIBUTES = {"style", "formaction", "srcdoc", "xlink:href", "form", "htt
 
 def page_problems(page: Page) -> list[str]:
     """What in a whole page could run script: the checks of tests/test_rendering.py, except
-    that the page's own forms and stylesheet are allowed when they stay on this site."""
+    that the page's own forms, stylesheet and feed links are allowed when they stay on this
+    site."""
     found = []
     for tag, attrs in page.elements:
         values = dict(attrs)
@@ -46,8 +47,11 @@ def page_problems(page: Page) -> list[str]:
             found.append(f"<{tag}>")
         if tag == "form" and not (values.get("action") or "").startswith("/"):
             found.append("<form> posting off the page's own routes")
-        if tag == "link" and not (values.get("href") or "").startswith("/static/"):
-            found.append("<link> to somewhere other than the stylesheet")
+        href = values.get("href") or ""
+        on_site = href.startswith("/") and not href.startswith("//")
+        feed = values.get("rel") == "alternate" and on_site and href.split("?")[0].endswith(".atom")
+        if tag == "link" and not (href.startswith("/static/") or feed):
+            found.append("<link> to somewhere other than the stylesheet or a feed")
         for name, value in attrs:
             if name.startswith("on") or name in ACTIVE_ATTRIBUTES:
                 found.append(f"{tag}[{name}]")
@@ -93,12 +97,14 @@ def test_checks_catch_what_they_should():
         '<button formaction=/x>go</button><div style="x"><meta http-equiv=refresh>'
     )
     assert {
-        "<link> to somewhere other than the stylesheet",
+        "<link> to somewhere other than the stylesheet or a feed",
         "button[formaction]",
         "div[style]",
         "meta[http-equiv]",
         "form[action]=javascript:x",
     } <= set(page_problems(Page(bad)))
+    assert page_problems(Page('<link rel=alternate href="//evil.example/feeds/x.atom">'))
+    assert page_problems(Page('<link rel=alternate href="/feeds/recent.atom">')) == []
     assert page_problems(Page('<form action="/logout"><input name="a"></form>')) == []
     assert FirstHeading("<h1>a &lt;b&gt;</h1>").text == "a <b>"
     assert FirstHeading("<h1>a <b>x</b></h1>").text is None

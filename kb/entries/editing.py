@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kb.db import savepoint
 from kb.entries.content import Content, current_content, entry_details, revision_content
 from kb.entries.services import create_entry
 from kb.models import Channel, Entry, Organisation, Revision, Sector, Status, Topic, User
@@ -75,7 +76,7 @@ def new_entry(
     slug = unique_slug(session, Entry, content.title)
     for attempt in range(SLUG_ATTEMPTS):
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 entry = create_entry(
                     session, organisation=organisation, author=author, slug=slug, kind=kind,
                     title=content.title, summary=content.summary, body=content.body,

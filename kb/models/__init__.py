@@ -15,10 +15,19 @@ from kb.models.entry import (
     entry_sectors,
     entry_topics,
 )
+from kb.models.notification import (
+    Event,
+    Follow,
+    FollowKind,
+    Notification,
+    OutboxMessage,
+    ReviewReminder,
+)
 from kb.models.org import FormerName, Organisation
 from kb.models.search import SearchChange, SearchLogHorizon, SearchReplica
 from kb.models.taxonomy import Channel, Sector, Topic
 from kb.models.user import (
+    EmailFrequency,
     LoginThrottle,
     OrganisationRequest,
     RequestStatus,
@@ -28,6 +37,13 @@ from kb.models.user import (
 )
 
 __all__ = [
+    "EmailFrequency",
+    "Event",
+    "Follow",
+    "FollowKind",
+    "Notification",
+    "OutboxMessage",
+    "ReviewReminder",
     "NOTE_MAX",
     "Adoption",
     "Borrow",

@@ -19,6 +19,15 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+class EmailFrequency(enum.StrEnum):
+    """How a person wants their notifications by email."""
+
+    IMMEDIATELY = "immediately"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    OFF = "off"
+
+
 class User(Base):
     """A member of one organisation, an organisation editor, or a site admin.
 
@@ -38,6 +47,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_frequency: Mapped[str] = mapped_column(
+        String(20), default=EmailFrequency.IMMEDIATELY.value, server_default="immediately"
+    )
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")
 

@@ -47,6 +47,12 @@ def record_entry_change(session: Session, entry_id: int) -> None:
     _pending(session).add(entry_id)
 
 
+def changed_entries(session: Session) -> frozenset[int]:
+    """The entries this transaction has changed so far (for others that react to changes,
+    such as notifications, before the transaction commits)."""
+    return frozenset(session.info.get(_PENDING, ()))
+
+
 def _pending(session: Session) -> set[int]:
     return session.info.setdefault(_PENDING, set())
 

@@ -14,6 +14,7 @@ from kb.db import db
 from kb.models import Kind, Organisation
 from kb.search import SearchUnavailable, bp, get_index, get_synonyms
 from kb.search.documents import ACROSS_SECTORS
+from kb.search.matching import saved_query
 from kb.search.query import MAX_TERMS
 from kb.search.service import FACET_LABELS, SORTS, TERM_MODELS, SearchRequest, search
 from kb.search.similar import similar_to_text
@@ -76,6 +77,7 @@ def results():
     return render_template(
         "search/results.html", results=found, search=search_request, sorts=SORTS,
         shortened=shortened, query_max=QUERY_MAX, max_terms=MAX_TERMS,
+        saved_query=saved_query(request.args),
     )  # fmt: skip
 
 
