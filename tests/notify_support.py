@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from kb.db import db
 from kb.models import Notification, OutboxMessage, User
-from tests.editor_support import send, signed_in
+from tests.editor_support import send
+from tests.web import signed_in
 
 
 def follow_through_page(app, user, kind: str, target: str):

@@ -13,14 +13,9 @@ from kb.entries.content import Content, current_content
 from kb.entries.editing import EditConflict, save_edit
 from kb.entries.merging import merge_content, merge_set, merge_text, merge_value
 from kb.models import Entry, User
-from tests.editor_support import (
-    Page,
-    add_user,
-    revisions_of,
-    send,
-    signed_in,
-)
+from tests.editor_support import Page, add_user, revisions_of, send
 from tests.factories import make_entry
+from tests.web import signed_in
 
 URL = "/entries/shared-entry/edit"
 BASE_BODY = "Para one.\n\nPara two.\n\nPara three.\n"

@@ -16,7 +16,8 @@ from kb.health import check
 from kb.models import SearchChange
 from kb.search import get_index
 from tests.conftest import make_app
-from tests.search_support import edit, entry_by
+from tests.editor_support import entry_by_slug
+from tests.search_support import edit
 
 SLUG = "ward-podcast-nurse-recruitment"
 DATABASES = ["catalogue_app", "postgres_catalogue_app"]
@@ -25,7 +26,11 @@ DATABASES = ["catalogue_app", "postgres_catalogue_app"]
 def _save_without_catching_up(app) -> None:
     """Commit an edit as another host would: the change is logged, this index not told."""
     with app.app_context():
-        edit(db.session, entry_by(db.session, SLUG), summary="Changed on another host.")
+        edit(
+            db.session,
+            entry_by_slug(db.session, SLUG, refresh=False),
+            summary="Changed on another host.",
+        )
         db.session.commit()
 
 

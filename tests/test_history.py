@@ -8,15 +8,9 @@ import pytest
 
 from kb.entries.diffs import ADDED, REMOVED, SAME, word_diff
 from kb.models import Entry
-from tests.editor_support import (
-    Page,
-    add_user,
-    counts,
-    revisions_of,
-    send,
-    signed_in,
-)
+from tests.editor_support import Page, add_user, counts, revisions_of, send
 from tests.factories import make_entry, make_organisation
+from tests.web import signed_in
 
 SLUG = "history-entry"
 BODIES = [

@@ -14,9 +14,9 @@ from kb.entries.content import current_content
 from kb.entries.editing import new_entry, save_edit
 from kb.models import Revision
 from kb.rendering import RenderRefused
-from tests.editor_support import Page, counts, entry_data, send, signed_in
+from tests.editor_support import Page, counts, entry_data, send
 from tests.factories import make_entry
-from tests.web import summary_links
+from tests.web import signed_in, summary_links
 
 TOO_DEEP = "*" * 3_000 + "x" + "*" * 3_000
 MESSAGE = "nested too deeply"

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import bindparam, select, text
 
 from kb.models import Channel, Entry
-from tests.editor_support import signed_in
 from tests.factories import make_entry, make_organisation
+from tests.web import signed_in
 
 TITLE_LINK = re.compile(r'class="entry-card-title"><a href="/entries/([a-z0-9-]+)"')
 RESULTS = re.compile(r'<ol class="entry-list search-results".*?</ol>', re.S)

@@ -22,8 +22,8 @@ from kb.models import Entry, SearchChange
 from kb.permissions import PUBLIC_STATUSES
 from kb.search.index import SearchIndex
 from tests.conftest import make_app
-from tests.editor_support import Page, entry_data, slug_from
-from tests.search_support import drift, entry_by, finish, found, index_of, spawn
+from tests.editor_support import Page, entry_by_slug, entry_data, slug_from
+from tests.search_support import drift, finish, found, index_of, spawn
 from tests.web import csrf_token, sign_in
 
 SLUG = "coastal-storm-evacuation-social-media-response"  # Eastmarch Police's
@@ -75,7 +75,7 @@ def test_a_rolled_back_save_never_reaches_the_index(catalogue_app):
     with catalogue_app.app_context():
         session = db.session
         last = session.scalar(select(func.max(SearchChange.id)))
-        entry = entry_by(session, SLUG)
+        entry = entry_by_slug(session, SLUG, refresh=False)
         old_title = entry.title
         entry.title = "Vanishingword storm evacuation"
         session.flush()
@@ -122,7 +122,7 @@ def test_a_process_killed_between_commit_and_index_write(catalogue_app, tmp_path
     out, err = finish(dying, timeout=60)
     assert dying.returncode == -signal.SIGKILL, out + err
     with catalogue_app.app_context():
-        entry = entry_by(db.session, SLUG)
+        entry = entry_by_slug(db.session, SLUG, refresh=False)
         assert entry.title == "Phoenixfeather storm evacuation"  # committed
         entry_id = entry.id
     check = catalogue_app.test_cli_runner().invoke(args=["index-check"])

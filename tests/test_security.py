@@ -11,22 +11,19 @@ from kb.accounts.demo import DEMO_PASSWORD
 from kb.db import db
 from kb.models import UserSession
 from tests.conftest import make_app
-from tests.web import csrf_token, sign_in
+from tests.web import csrf_token, signed_in
 
 EDITOR = "editor@eastmarch-police.example"
 ENTRY = "/entries/officers-and-staff-posting-openly-on-duty"
 
 
-def _signed_in(app):
-    client = app.test_client()
-    assert sign_in(client, EDITOR, DEMO_PASSWORD).status_code == 302
-    return client
-
-
 def test_pages_for_a_signed_in_person_are_never_cached(catalogue_app):
     anonymous = catalogue_app.test_client().get("/")
     assert "no-store" not in anonymous.headers.get("Cache-Control", "")
-    assert _signed_in(catalogue_app).get("/").headers["Cache-Control"] == "no-store"
+    assert (
+        signed_in(catalogue_app, EDITOR, DEMO_PASSWORD).get("/").headers["Cache-Control"]
+        == "no-store"
+    )
 
 
 def test_an_oversized_request_gets_the_too_large_page(client):
@@ -65,7 +62,7 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(catalogue_app):
 
 
 def test_a_person_signed_out_mid_edit_gets_their_text_back(catalogue_app):
-    client = _signed_in(catalogue_app)
+    client = signed_in(catalogue_app, EDITOR, DEMO_PASSWORD)
     token = csrf_token(client)
     with catalogue_app.app_context():  # signed out elsewhere: every session of theirs ends
         db.session.execute(delete(UserSession))
@@ -79,7 +76,7 @@ def test_a_person_signed_out_mid_edit_gets_their_text_back(catalogue_app):
 
 
 def test_an_expired_form_gives_back_what_was_typed(catalogue_app):
-    client = _signed_in(catalogue_app)
+    client = signed_in(catalogue_app, EDITOR, DEMO_PASSWORD)
     typed = "Text written over a long afternoon"
     response = client.post(f"{ENTRY}/edit", data={"body": typed, "action": "save"})
     assert response.status_code == 400
