@@ -59,7 +59,7 @@ def check(index: SearchIndex, max_lag_seconds: float) -> dict:
                 "database": "unreachable"}  # fmt: skip
     lag_seconds = _age(oldest)
     search.update(applied=applied, latest=latest, lag_changes=lag, lag_seconds=lag_seconds)
-    if search["problem"]:
+    if search["problem"]:  # its lag says nothing more: a missing index lags everything
         problems.append(search["problem"])
     else:
         try:
@@ -67,8 +67,8 @@ def check(index: SearchIndex, max_lag_seconds: float) -> dict:
             search.update(folder=name, generation=generation)
         except OSError as error:
             problems.append(f"the search index cannot be listed ({error.strerror or error})")
-    if lag_seconds > max_lag_seconds:
-        problems.append(f"the search index is {lag_seconds:.0f} s behind the database")
+        if lag_seconds > max_lag_seconds:
+            problems.append(f"the search index is {lag_seconds:.0f} s behind the database")
     if lag and not search["problem"]:
         _catch_up_in_background(index)
     return {
