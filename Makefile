@@ -48,11 +48,21 @@ serve: $(VENV)/.installed-server $(INSTANCE)/secret_key
 	$(BIN)/kb init $(if $(filter 0,$(SAMPLE)),--no-sample)
 	KB_BIND=$(HOST):$(SERVE_PORT) KB_WORKERS=$(WORKERS) $(BIN)/gunicorn --config gunicorn.conf.py 'kb:create_app()'
 
-## Install the test extras, lint, and run the whole suite (browser tests need Chromium).
+## Install the test extras, lint, and run the whole suite on SQLite (browser tests need
+## Chromium), then everything but the browser tests on PostgreSQL (a throwaway cluster from
+## the server binaries; left out without them unless KB_REQUIRE_POSTGRES=1).
+TEST_WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(PYTEST)
+	@if [ "$$KB_REQUIRE_POSTGRES" = 1 ] || [ -n "$$KB_POSTGRES_BIN" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "The suite again on PostgreSQL, without the browser tests:"; \
+	  KB_TEST_DATABASE=postgresql $(PYTEST) -m "not browser"; \
+	else \
+	  echo "No PostgreSQL server binaries (/usr/lib/postgresql/*/bin): the PostgreSQL run is left out."; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
