@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from sqlalchemy.orm import close_all_sessions
 
 from kb import create_app
 from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts
@@ -92,8 +93,9 @@ def _close_search_indexes() -> Iterator[None]:
     database connections: close both after each test."""
     yield
     close_all()
+    close_all_sessions()  # what a test left open goes back to its pool, to be closed with it
     while _made:
-        _dispose(_made.pop())
+        dispose(_made.pop())
 
 
 @pytest.fixture(autouse=True)
@@ -195,7 +197,7 @@ def app(taxonomy_url, tmp_path) -> Iterator[Flask]:
     """An app on a fresh database with the taxonomy but no organisations or entries."""
     app = make_app(tmp_path / "instance", taxonomy_url)
     yield app
-    _dispose(app)
+    dispose(app)
 
 
 @pytest.fixture
@@ -203,10 +205,15 @@ def catalogue_app(catalogue_url, tmp_path) -> Iterator[Flask]:
     """An app on a fresh copy of the seeded sample catalogue."""
     app = make_app(tmp_path / "instance", catalogue_url)
     yield app
-    _dispose(app)
+    dispose(app)
 
 
-def _dispose(app: Flask) -> None:
+def dispose(app: Flask) -> None:
+    """Close ``app``'s database connections, once any search index repair it started in the
+    background (which holds one) has finished."""
+    index = app.extensions["kb.search"].index
+    if index is not None:
+        index.close(wait=30)
     with app.app_context():
         db.engine.dispose()
 
@@ -235,7 +242,7 @@ def postgres_app(postgres_taxonomy, tmp_path) -> Iterator[Flask]:
     for url in _copy(postgres_taxonomy, tmp_path):
         app = make_app(tmp_path / "instance", url)
         yield app
-        _dispose(app)
+        dispose(app)
 
 
 @pytest.fixture
@@ -244,7 +251,7 @@ def postgres_catalogue_app(postgres_catalogue, tmp_path) -> Iterator[Flask]:
     for url in _copy(postgres_catalogue, tmp_path):
         app = make_app(tmp_path / "instance", url)
         yield app
-        _dispose(app)
+        dispose(app)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from kb.db import db
 from kb.models import Entry, Revision
 from kb.search.check import check
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.databases import ON_POSTGRES
 from tests.search_support import edit, index_of
 
@@ -103,8 +103,7 @@ def test_a_backup_during_saves_restores_every_revision_committed_before_it(catal
     assert other_index.wait_for_repair(60)
     other_index.catch_up(timeout=5)
     assert check(other_index).clean
-    with other.app_context():
-        db.engine.dispose()
+    dispose(other)
 
 
 @sqlite_only

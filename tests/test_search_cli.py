@@ -14,7 +14,7 @@ from whoosh import index as whoosh_index
 from kb.db import db, utcnow
 from kb.models import Entry, SearchChange
 from kb.search.index import SearchIndex
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.editor_support import entry_by_slug
 from tests.search_support import drift, edit, found, index_of
 
@@ -43,8 +43,7 @@ def log_ids(app) -> list[int]:
 def fresh_app(tmp_path, empty_url):
     app = make_app(tmp_path / "instance", empty_url)
     yield app
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
 
 
 def test_init_on_a_fresh_database_builds_the_index(fresh_app):

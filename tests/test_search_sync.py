@@ -21,7 +21,7 @@ from kb.db import db
 from kb.models import Entry, SearchChange
 from kb.permissions import PUBLIC_STATUSES
 from kb.search.index import SearchIndex
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.editor_support import Page, entry_by_slug, entry_data, slug_from
 from tests.search_support import drift, finish, found, index_of, spawn
 from tests.web import csrf_token, sign_in
@@ -137,8 +137,7 @@ def test_a_process_killed_between_commit_and_index_write(catalogue_app, tmp_path
         assert again.exit_code == 0, again.output
         assert "Search index matches the database." in again.output
     finally:
-        with restarted.app_context():
-            db.engine.dispose()
+        dispose(restarted)
 
 
 def test_two_worker_processes_saving_at_once_leave_the_index_clean(catalogue_app, tmp_path):

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
 from kb.config import UnsafeConfigError
-from kb.db import db, utcnow
+from kb.db import utcnow
 from kb.models import Organisation, User, UserSession
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.factories import TEST_PASSWORD, make_entry, make_user
 from tests.test_accounts import control, database, signed_in, submit, summary_links, text
 from tests.web import csrf_token, sign_in
@@ -41,8 +41,7 @@ def build_app(catalogue_app, tmp_path):
 
     yield build
     for app in built:
-        with app.app_context():
-            db.engine.dispose()
+        dispose(app)
 
 
 def cookies(client) -> dict[str, str]:
@@ -174,8 +173,7 @@ def test_config_refuses_remember_me_longer_than_30_days(tmp_path):
         make_app(tmp_path, tmp_path / "x.sqlite", REMEMBER_DAYS=31)
     allowed = make_app(tmp_path, tmp_path / "x.sqlite", REMEMBER_DAYS=30)
     assert allowed.config["REMEMBER_DAYS"] == 30
-    with allowed.app_context():
-        db.engine.dispose()
+    dispose(allowed)
 
 
 def test_signed_out_cookies_cannot_be_replayed(catalogue_app, client):

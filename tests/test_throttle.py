@@ -14,9 +14,8 @@ from sqlalchemy import update
 from kb.accounts import passwords
 from kb.accounts.demo import DEMO_PASSWORD
 from kb.accounts.throttle import DEVICE_COOKIE
-from kb.db import db
 from kb.models import LoginThrottle
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.test_accounts import database
 from tests.web import csrf_token, sign_in, text
 
@@ -152,8 +151,7 @@ def test_counts_are_shared_between_processes(catalogue_app, tmp_path):
     fail(second, MEMBER, 2)
     assert sign_in(first, MEMBER, DEMO_PASSWORD).status_code == 429
     assert sign_in(second, MEMBER, DEMO_PASSWORD).status_code == 429
-    with second_app.app_context():
-        db.engine.dispose()
+    dispose(second_app)
 
 
 # One address, many accounts: a shared office is never locked out ------------------------------

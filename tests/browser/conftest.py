@@ -17,8 +17,7 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from werkzeug.serving import make_server
 
-from kb.db import db
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.databases import Template
 
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
@@ -71,8 +70,7 @@ def serve(catalogue_db: Template, tmp_path_factory) -> Iterator[Live]:
     yield Live(f"http://127.0.0.1:{server.server_port}", app)
     server.shutdown()
     thread.join(timeout=5)
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
     catalogue_db.drop(url)
 
 
