@@ -67,6 +67,20 @@ def _only(app, people: dict, expected: dict[str, Counter]) -> None:
     assert got == wanted
 
 
+def _draft_copy(session, source: Entry, organisation: Organisation, author: User | None) -> Entry:
+    return borrow(
+        session,
+        source,
+        organisation=organisation,
+        author=author,
+        content=current_content(source),
+        source_revision=source.current_revision_number,
+        note="Ours.",
+        status="draft",
+        now=utcnow(),
+    )
+
+
 def _draft(app, people) -> str:
     editor = signed_in(app, people["owner_editor"])
     data = entry_data(title=f"The {WORD} rota for coastal patrols", similar_dismissed="1")
@@ -170,17 +184,7 @@ def test_borrowing_adopting_and_asking_tell_the_owners(catalogue_app, people):
             .limit(1)
         )
         other_person = session.get(User, people["other"].id)
-        copy = borrow(
-            session,
-            source,
-            organisation=other,
-            author=other_person,
-            content=current_content(source),
-            source_revision=source.current_revision_number,
-            note="Ours.",
-            status="draft",
-            now=utcnow(),
-        )
+        copy = _draft_copy(session, source, other, other_person)
         session.commit()
         assert received(catalogue_app, people["owner_editor"]) == []  # a draft copy is private
         edit(session, copy, status="published", summary="Published copy.")
@@ -230,17 +234,7 @@ def test_the_original_changing_tells_the_copy_s_organisation(catalogue_app, peop
             .where(Entry.organisation_id == owner.id, Entry.status == "published")
             .limit(1)
         )
-        copy = borrow(
-            session,
-            source,
-            organisation=other,
-            author=None,
-            content=current_content(source),
-            source_revision=source.current_revision_number,
-            note="Ours.",
-            status="draft",
-            now=utcnow(),
-        )
+        copy = _draft_copy(session, source, other, None)
         session.commit()
         edit(session, source, summary="The original, changed.")
         session.commit()
