@@ -6,11 +6,16 @@ request reading while another request (or process) merges never fails.
 
 from __future__ import annotations
 
+import gc
+import warnings
+
+import pytest
 from sqlalchemy import update
 from whoosh import index as whoosh_index
 
 from kb.db import utcnow
 from kb.models import Entry, SearchChange
+from kb.search.readers import Readers
 from kb.search.sync import MERGE_AFTER_SEGMENTS
 from tests.search_support import index_of
 
@@ -59,3 +64,28 @@ def test_a_searcher_opened_before_a_merge_still_reads_after_it(catalogue_app):
     assert {str(i) for i in entry_ids} <= ids
     assert len(results) >= len(entry_ids)
     assert max(stored) > 0 and read == stored
+
+
+def test_a_segment_merged_away_while_a_searcher_opens_leaves_no_file_open(catalogue_app):
+    """Opening reads the table of contents, then each segment. A merge that deletes a later
+    segment in between fails the opening (to be retried); the segments opened before it must
+    be closed then, not left to the garbage collector with their files open."""
+    index = index_of(catalogue_app)
+    with index.engine.connect() as connection:
+        entry_ids = list(connection.scalars(Entry.__table__.select().with_only_columns(Entry.id)))
+    for n in range(2):
+        _change(index, entry_ids, n)
+    public = index.live_folder() / "public"
+    segments = whoosh_index.open_dir(str(public))._segments()
+    assert len(segments) >= 2
+    newest = segments[-1].segment_id()
+    for path in public.glob(f"{newest}.*"):
+        path.unlink()
+    readers = Readers()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(OSError), readers.reading(index.live_folder()):
+            pass
+        gc.collect()
+    readers.close()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whoosh import index as whoosh_index
-from whoosh.reading import MultiReader
+from whoosh.reading import EmptyReader, IndexReader, MultiReader, SegmentReader
 from whoosh.searching import Searcher
 
 from kb.search.folders import DRAFTS, PUBLIC, drafts_dir, has_index, public_dir
@@ -149,15 +149,15 @@ class Readers:
         files lazily; once a merge deletes them, a searcher that had not opened them yet
         fails. Open files stay readable after deletion, so open them now, and if a merge won
         the race, start again on the merged index."""
-        for attempt in range(3):
+        for attempt in range(5):
             readers = []
             try:
                 generation = [folder.name, None, None, None]
-                public = self._index(public_dir(folder)).reader()
+                public = _open_reader(self._index(public_dir(folder)), self._schema)
                 readers.append(public)
                 generation[1] = public.generation()
                 if drafts_of is not None and (drafts := self._index(drafts_dir(folder, drafts_of))):
-                    readers.append(drafts.reader())
+                    readers.append(_open_reader(drafts, self._schema))
                     generation[2:] = [drafts_of, readers[-1].generation()]
                 leaves = [
                     leaf for r in readers for leaf, _o in r.leaf_readers() if leaf.doc_count_all()
@@ -170,7 +170,7 @@ class Readers:
             except (OSError, TypeError):
                 for reader in readers:
                     reader.close()
-                if attempt == 2:
+                if attempt == 4:
                     raise
         raise AssertionError("unreachable")
 
@@ -203,6 +203,29 @@ class Readers:
         for searcher in closing:
             searcher.close()
         self.verifier.forget(folder)
+
+
+def _open_reader(index: whoosh_index.FileIndex, schema) -> IndexReader:
+    """``index.reader()``, except that when a merge deletes a segment between reading the
+    table of contents and opening it, the segments already opened are closed (Whoosh's own
+    retry leaves their files for the garbage collector) and the error is the caller's to
+    retry."""
+    toc = whoosh_index.TOC.read(index.storage, index.indexname, schema=schema)
+    readers: list[SegmentReader] = []
+    try:
+        for segment in toc.segments:
+            readers.append(
+                SegmentReader(index.storage, toc.schema, segment, generation=toc.generation)
+            )
+    except BaseException:
+        for reader in readers:
+            reader.close()
+        raise
+    if not readers:
+        return EmptyReader(toc.schema)
+    if len(readers) == 1:
+        return readers[0]
+    return MultiReader(readers, generation=toc.generation)
 
 
 def _open_files(leaves) -> None:
