@@ -4,8 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# Where the secret key is written: the instance folder Span reads (KB_INSTANCE_PATH).
+INSTANCE := $(or $(KB_INSTANCE_PATH),instance)
 
-.PHONY: run test lint format bench clean
+# make serve: 8000 unless PORT is given; WORKERS defaults to the cores + 1 (gunicorn.conf.py).
+SERVE_PORT = $(if $(filter command line environment,$(origin PORT)),$(PORT),8000)
+WORKERS ?=
+SAMPLE  ?= 1
+
+.PHONY: run serve test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,16 +20,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
+$(VENV)/.installed-server: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[server,postgres]'
+	@touch $@
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-instance/secret_key:
-	@mkdir -p instance
+$(INSTANCE)/secret_key:
+	@mkdir -p $(INSTANCE)
 	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
 
 ## Install, migrate, load the sample catalogue into an empty database, and serve.
-run: $(VENV)/.installed instance/secret_key
+run: $(VENV)/.installed $(INSTANCE)/secret_key
 	$(BIN)/kb init
 	@echo ""
 	@echo "Span is running at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
@@ -31,11 +42,27 @@ run: $(VENV)/.installed instance/secret_key
 	@# Local plain HTTP, so cookies cannot be marked Secure here; production leaves this unset.
 	KB_SECURE_COOKIES=0 $(BIN)/kb run --host $(HOST) --port $(PORT)
 
-## Install the test extras, lint, and run the whole suite (browser tests need Chromium).
+## Production: the same set-up as `make run` (the sample catalogue only into a database with no
+## entries, and not at all with SAMPLE=0), then gunicorn with gunicorn.conf.py.
+serve: $(VENV)/.installed-server $(INSTANCE)/secret_key
+	$(BIN)/kb init $(if $(filter 0,$(SAMPLE)),--no-sample)
+	KB_BIND=$(HOST):$(SERVE_PORT) KB_WORKERS=$(WORKERS) $(BIN)/gunicorn --config gunicorn.conf.py 'kb:create_app()'
+
+## Install the test extras, lint, and run the whole suite on SQLite (browser tests need
+## Chromium), then everything but the browser tests on PostgreSQL (a throwaway cluster from
+## the server binaries; left out without them unless KB_REQUIRE_POSTGRES=1).
+TEST_WORKERS ?= 2
+PYTEST = $(BIN)/python -m pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist worksteal)
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(PYTEST)
+	@if [ "$$KB_REQUIRE_POSTGRES" = 1 ] || [ -n "$$KB_POSTGRES_BIN" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "The suite again on PostgreSQL, without the browser tests:"; \
+	  KB_TEST_DATABASE=postgresql $(PYTEST) -m "not browser"; \
+	else \
+	  echo "No PostgreSQL server binaries (/usr/lib/postgresql/*/bin): the PostgreSQL run is left out."; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -20,10 +20,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(kb_config.load(instance, test_config))
     kb_config.finalise(app)
 
-    from kb import errors, follows, notifications, search, security, templating
+    from kb import errors, follows, notifications, request_ids, search, security, templating
     from kb.accounts import sessions
     from kb.db import db
 
+    request_ids.init_app(app)
     db.init_app(app)
     search.init_app(app)
     notifications.init_app(app)
@@ -40,12 +41,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     from kb.entries import bp as entries_bp
     from kb.feeds import bp as feeds_bp
     from kb.follows import bp as follows_bp
+    from kb.health import bp as health_bp
     from kb.notifications import bp as notifications_bp
     from kb.orgs import bp as orgs_bp
     from kb.search import bp as search_bp
 
     blueprints = (browse_bp, search_bp, entries_bp, borrowing_bp, orgs_bp, accounts_bp, admin_bp,
-                  feeds_bp, follows_bp, notifications_bp)  # fmt: skip
+                  feeds_bp, follows_bp, notifications_bp, health_bp)  # fmt: skip
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -2,8 +2,8 @@
 
 ``kb run`` is Flask's own; ``kb init`` migrates, loads the sample catalogue and its demo
 accounts into an empty database and brings the search index up to date; ``kb reindex``,
-``kb index-check`` and ``kb optimize`` look after the index; ``kb db upgrade`` / ``kb db
-revision`` wrap Alembic.
+``kb index-check`` and ``kb optimize`` look after the index; ``kb backup`` and ``kb restore``
+copy a SQLite database out and back; ``kb db upgrade`` / ``kb db revision`` wrap Alembic.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import exists, select
 
+from kb import backups
 from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts, demo_accounts
 from kb.accounts.passwords import hash_password, password_problems
 from kb.accounts.services import create_account
@@ -197,6 +198,43 @@ def optimize_command() -> None:
         )
 
 
+@click.command("backup")
+@with_appcontext
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Copy the SQLite database to PATH while the site keeps serving: one consistent snapshot,
+    checked before it is named PATH. (PostgreSQL: pg_dump; see the README.)"""
+    try:
+        made = backups.backup(db.engine, path)
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Backed up {made.entries} entries and {made.revisions} revisions to {made.path} "
+               f"({made.size / 1e6:.1f} MB).")  # fmt: skip
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace the database without asking first.")
+def restore_command(path: Path, yes: bool) -> None:
+    """Replace the SQLite database with the backup at PATH, migrate it, and rebuild the search
+    index (other index folders rebuild themselves on their next search)."""
+    target = backups.database_file(db.engine) if db.engine.dialect.name == "sqlite" else None
+    if target is not None and not yes:
+        click.confirm(f"This replaces everything in {target} with {path}. Continue?", abort=True)
+    index = get_index()
+    try:
+        floor = backups.restore(db.engine, path, index.applied())
+    except backups.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    upgrade_database()
+    backups.settle_log(db.engine, floor)
+    report = index.rebuild()
+    index.catch_up(timeout=10)
+    click.echo(f"Restored {path}; search index rebuilt: {report.documents} entries in "
+               f"{report.seconds:.1f} s.")  # fmt: skip
+
+
 @click.command("seed")
 @with_appcontext
 def seed_command() -> None:
@@ -263,7 +301,8 @@ def db_revision_command(message: str, autogenerate: bool) -> None:
 
 def init_app(app: Flask) -> None:
     commands = (init_command, seed_command, create_user_command, reindex_command,
-                index_check_command, optimize_command, db_group)  # fmt: skip
+                index_check_command, optimize_command, backup_command, restore_command,
+                db_group)  # fmt: skip
     from kb.notifications.commands import COMMANDS as notification_commands
 
     for command in (*commands, *notification_commands):

@@ -68,6 +68,11 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "MAIL_FROM": "Span <span@localhost>",
         "MAIL_DIR": str(instance / "mail"),
         "PASSWORD_RESET_MINUTES": 30,
+        # One log line per request (method, path, status, duration, request id); off where
+        # the server writes its own access log in that shape (gunicorn.conf.py).
+        "REQUEST_LOG": True,
+        # /healthz answers 503 once the search index is this far behind the database.
+        "HEALTH_MAX_INDEX_LAG_SECONDS": 300,
         # The site's own address, for links in emails (sent when no request is being served).
         "SITE_URL": "http://127.0.0.1:5000",
         # The running site delivers queued email from a background thread in each process;
@@ -98,6 +103,10 @@ def load(instance: Path, test_config: dict | None) -> dict:
         config["TRUSTED_PROXIES"] = int(os.environ["KB_TRUSTED_PROXIES"])
     if os.environ.get("KB_SECURE_COOKIES") in {"0", "1"}:
         config["SECURE_COOKIES"] = os.environ["KB_SECURE_COOKIES"] == "1"
+    if os.environ.get("KB_REQUEST_LOG") in {"0", "1"}:
+        config["REQUEST_LOG"] = os.environ["KB_REQUEST_LOG"] == "1"
+    if os.environ.get("KB_HEALTH_MAX_INDEX_LAG", "").isdigit():
+        config["HEALTH_MAX_INDEX_LAG_SECONDS"] = int(os.environ["KB_HEALTH_MAX_INDEX_LAG"])
     config.update(test_config or {})
     return config
 

@@ -1,8 +1,9 @@
 """The database: declarative base, engine and a session per application context.
 
 Views and services use ``db.session``; the request commits once (see ``kb/errors.py`` for the
-rollback on failure). SQLite gets WAL, a busy timeout and foreign keys; nothing else here is
-SQLite-specific, so ``KB_DATABASE_URL`` can point at PostgreSQL.
+rollback on failure, and for the pages shown while the database cannot be reached). SQLite
+gets WAL, a busy timeout and foreign keys; PostgreSQL (``KB_DATABASE_URL``, with the
+``postgres`` extra) gets connections checked before use and a connect timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -25,6 +27,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_TIMEOUT_SECONDS = 10
 
 
 class Base(DeclarativeBase):
@@ -87,11 +91,18 @@ def savepoint(session: Session) -> Iterator[None]:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite connections get the pragmas above."""
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
+    """An engine for ``url``. SQLite connections get the pragmas above; a database server's
+    connections are checked before each use (so a restarted server costs no failed request),
+    and a server that cannot be reached fails in seconds rather than hanging a worker."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    options: dict = {"pool_pre_ping": True, "pool_timeout": POOL_TIMEOUT_SECONDS}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return create_engine(url, **options)
 
 
 class Database:
@@ -122,8 +133,14 @@ class Database:
     @staticmethod
     def _close(_exc: BaseException | None) -> None:
         session = g.pop("kb_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.close()
+        except SQLAlchemyError:
+            # The database went away mid-request (a restart): the answer is already made, and
+            # the dead connection has nothing to roll back. Let the pool forget it.
+            session.invalidate()
 
 
 db = Database()

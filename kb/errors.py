@@ -1,15 +1,20 @@
 """Error pages. No traceback ever reaches a reader; a failed request rolls its session back.
 
 A form that cannot be accepted (its CSRF token is missing or stale, or the person was signed
-out meanwhile) still shows back whatever text was typed, so nothing is lost.
+out meanwhile) still shows back whatever text was typed, so nothing is lost. While the
+database cannot be reached (restarting, say) pages answer 503 "briefly unavailable"; a value
+the database refuses gets the same message whichever database refused it.
 """
 
 from __future__ import annotations
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from kb.accounts.sessions import login_manager
 from kb.db import db
 from kb.rendering import RenderRefused
 
@@ -23,12 +28,27 @@ MESSAGES = {
     ),
     405: ("Not allowed", "That kind of request is not accepted at this address."),
     413: ("Too large", "What you sent is larger than Span accepts."),
+    503: (
+        "Briefly unavailable",
+        "Span cannot reach its database just now. Nothing you saved before has been lost; "
+        "please try again in a minute.",
+    ),
     500: (
         "Something went wrong",
         "Span hit a problem it could not recover from. Nothing you saved has been lost; "
         "please try again in a moment.",
     ),
 }
+RETRY_AFTER_SECONDS = 10
+TOO_LONG = (
+    "Something you entered is longer than Span can store, so nothing was saved. Shorten it "
+    "and try again; any text you typed is below to copy."
+)
+REFUSED = (
+    "Span could not store that as it was (it clashes with something saved a moment ago, or "
+    "breaks one of the catalogue's rules), so nothing was saved. Any text you typed is below "
+    "to copy."
+)
 # Form fields worth giving back to someone whose submission could not be accepted.
 TEXT_FIELDS = (
     ("title", "Title"),
@@ -62,7 +82,43 @@ def _kept_text() -> list[tuple[str, str]]:
     return [(label, form[name]) for name, label in TEXT_FIELDS if form.get(name)]
 
 
+def refusal_message(error: StatementError) -> str:
+    """What to tell someone whose save the database refused: the same words on SQLite (a
+    failed CHECK, an IntegrityError) and PostgreSQL (a value too long for its column, a
+    DataError)."""
+    original = getattr(error, "orig", None)
+    too_long = getattr(original, "sqlstate", None) == "22001" or "_length" in str(original)
+    return TOO_LONG if too_long else REFUSED
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the session is discarded with the request
+        g.pop("kb_session", None)
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(error: Exception):
+        # Nothing more may touch the database for this response: not the person's account
+        # (Flask-Login would try again), not the sample-content notice.
+        g.database_unavailable = True
+        g._login_user = login_manager.anonymous_user()
+        _rollback()
+        app.logger.error("Database unavailable: %s", error)
+        page, code = _page(503)
+        return page, code, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    @app.errorhandler(IntegrityError)
+    @app.errorhandler(DataError)
+    def _refused(error: StatementError):
+        # Forms check lengths and choices first; this is the last line, never a 500.
+        _rollback()
+        app.logger.warning("The database refused a write: %s", error.orig)
+        return _page(400, refusal_message(error))
+
     @app.errorhandler(CSRFError)
     def _csrf_error(_error: CSRFError):
         return _page(
@@ -82,16 +138,14 @@ def init_app(app: Flask) -> None:
         if error.code is None or error.code < 400:
             return error
         if error.code >= 500:
-            db.session.rollback()
+            _rollback()
         return _page(error.code)
 
     @app.errorhandler(InternalServerError)
     def _server_error(error: InternalServerError):
-        db.session.rollback()
+        _rollback()
         app.logger.error("Unhandled error: %s", error.original_exception or error)
         return _page(500)
-
-    from kb.accounts.sessions import login_manager
 
     @login_manager.unauthorized_handler
     def _unauthorized():

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
-from flask import Flask, render_template, request, url_for
+from flask import Flask, g, render_template, request, url_for
 from sqlalchemy import exists, select
+from sqlalchemy.exc import OperationalError
 
 from kb import permissions
 from kb.db import db
@@ -88,6 +89,12 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _site() -> dict:
         def has_sample_content() -> bool:
-            return bool(db.session.scalar(select(exists().where(Organisation.is_sample))))
+            if g.get("database_unavailable"):
+                return False
+            try:
+                return bool(db.session.scalar(select(exists().where(Organisation.is_sample))))
+            except OperationalError:  # an error page while the database is away
+                g.database_unavailable = True
+                return False
 
         return {"has_sample_content": has_sample_content}

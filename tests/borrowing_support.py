@@ -13,9 +13,9 @@ from werkzeug.datastructures import MultiDict
 
 from kb.accounts.demo import DEMO_PASSWORD
 from kb.models import Adoption, Borrow, BorrowRequest, Entry, Revision
-from tests.editor_support import Page, add_user, fresh, send, signed_in
+from tests.editor_support import Page, add_user, fresh, send
 from tests.factories import make_entry, make_organisation
-from tests.web import csrf_token, sign_in
+from tests.web import signed_in
 
 # -- people and entries ------------------------------------------------------------------------
 
@@ -38,11 +38,7 @@ class Body:
 
 def demo_client(app, organisation_slug: str, role: str = "editor"):
     """A client signed in as a demo account of the sample catalogue."""
-    client = app.test_client()
-    response = sign_in(client, f"{role}@{organisation_slug}.example", DEMO_PASSWORD)
-    assert response.status_code == 302, response.text[:500]
-    client.csrf = csrf_token(client, "/about")
-    return client
+    return signed_in(app, f"{role}@{organisation_slug}.example", DEMO_PASSWORD)
 
 
 def source_entry(store, owner: Body, **fields) -> Entry:
@@ -120,13 +116,6 @@ def tally(store) -> dict[str, int]:
         "requests": BorrowRequest,
     }
     return {name: store.scalar(select(func.count(m.id))) for name, m in models.items()}
-
-
-def entry(store, slug: str) -> Entry:
-    fresh(store)
-    found = store.scalar(select(Entry).where(Entry.slug == slug))
-    assert found is not None, slug
-    return found
 
 
 def borrow_row(store, copy: str) -> Borrow:

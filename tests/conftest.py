@@ -1,18 +1,18 @@
-"""Shared fixtures: a fresh app per test on a real SQLite file, built from migrated templates.
+"""Shared fixtures: a fresh app per test on a real database, copied from migrated templates.
 
-Migrating and seeding once per session and copying the database file per test keeps each test
-isolated without paying for Alembic and the catalogue load every time.
+Migrating and seeding once per session and copying the database per test keeps each test
+isolated without paying for Alembic and the catalogue load every time. The database is SQLite
+unless ``KB_TEST_DATABASE`` says PostgreSQL (see ``tests/databases.py``).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy.orm import close_all_sessions
 
 from kb import create_app
 from kb.accounts.demo import DEMO_PASSWORD, create_demo_accounts
@@ -25,17 +25,27 @@ from kb.search import get_index
 from kb.search.index import close_all
 from kb.seeding import load_catalogue, load_taxonomy
 from tests import postgres
+from tests.databases import (
+    EXTERNAL_POSTGRES,
+    ON_POSTGRES,
+    PostgresDatabases,
+    SQLiteFiles,
+    Template,
+    sqlite_url,
+)
 from tests.editor_support import add_user
 from tests.factories import make_organisation
 
 SEED_DIR = ROOT / "seed_data"
 
 
-def make_app(instance: Path, database: Path, **overrides) -> Flask:
+def make_app(instance: Path, database: Path | str, **overrides) -> Flask:
+    """An app on ``database``: a SQLite file's path, or any database URL."""
+    url = database if isinstance(database, str) and "://" in database else sqlite_url(database)
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": url,
         "SEARCH_INDEX_DIR": str(instance / "search"),
         "SEED_DIR": str(SEED_DIR),
         # Fast hashing: the suite signs in hundreds of times. Production uses scrypt.
@@ -44,36 +54,48 @@ def make_app(instance: Path, database: Path, **overrides) -> Flask:
         "MAIL_SEND_IN_BACKGROUND": False,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    _made.append(app)
+    return app
 
 
-def _checkpoint(app: Flask) -> None:
-    """Fold the WAL into the main file and close connections, so the file can be copied."""
+_made: list[Flask] = []  # apps made during the current test, whose connections are closed after it
+
+
+def _settle(app: Flask) -> None:
+    """Close the app's connections, so its database can be copied (on SQLite, after folding
+    the WAL into the main file)."""
     with app.app_context():
-        with db.engine.connect() as connection:
-            connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        if db.engine.dialect.name == "sqlite":
+            with db.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         db.engine.dispose()
 
 
-def _template(tmp_path_factory, name: str, loader) -> Path:
-    folder = tmp_path_factory.mktemp(name)
-    database = folder / "kb.sqlite"
-    app = make_app(folder, database)
+def _template(databases, tmp_path_factory, name: str, loader) -> Template:
+    """Migrate a new database, load it with ``loader`` and build its search index."""
+    folder = tmp_path_factory.mktemp(f"{databases.name}-{name}")
+    app = make_app(folder, databases.empty(folder))
     with app.app_context():
         upgrade_database()
         with quietly(db.session):  # as `kb init` loads it: nobody is notified
             loader(db.session, SEED_DIR)
             db.session.commit()
         get_index().ensure()  # builds the index, as `kb init` does
-    _checkpoint(app)
-    return database
+    close_all()
+    _settle(app)
+    return Template(app.config["DATABASE_URL"], folder, databases)
 
 
 @pytest.fixture(autouse=True)
 def _close_search_indexes() -> Iterator[None]:
-    """Searchers stay open between requests, as in production; close them after each test."""
+    """Searchers stay open between requests, as in production, and each app keeps a pool of
+    database connections: close both after each test."""
     yield
     close_all()
+    close_all_sessions()  # what a test left open goes back to its pool, to be closed with it
+    while _made:
+        dispose(_made.pop())
 
 
 @pytest.fixture(autouse=True)
@@ -85,10 +107,48 @@ def _isolated_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("KB_INSTANCE_PATH", str(tmp_path / "instance"))
 
 
+# The database the ordinary fixtures use: SQLite files, or PostgreSQL (KB_TEST_DATABASE; see
+# tests/databases.py). Either way, migrating and loading happen once per session, into
+# templates, and each test gets a fresh copy.
+
+
 @pytest.fixture(scope="session")
-def taxonomy_db(tmp_path_factory) -> Path:
+def postgres_cluster() -> Iterator[postgres.Server]:
+    """The PostgreSQL server of this session: a throwaway cluster started from the server
+    binaries, or the existing server KB_TEST_DATABASE names."""
+    if EXTERNAL_POSTGRES:
+        yield postgres.External(EXTERNAL_POSTGRES)
+        return
+    binaries = postgres.server_binaries()
+    if binaries is None:
+        message = "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)"
+        if postgres.REQUIRED or ON_POSTGRES:
+            pytest.fail(message + " and KB_REQUIRE_POSTGRES=1 or KB_TEST_DATABASE is set")
+        pytest.skip(message)
+    cluster = postgres.Cluster(binaries).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_cluster) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_cluster)
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def databases(request) -> SQLiteFiles | PostgresDatabases:
+    """Where the ordinary fixtures make their databases."""
+    if ON_POSTGRES:
+        return request.getfixturevalue("postgres_databases")
+    return SQLiteFiles()
+
+
+@pytest.fixture(scope="session")
+def taxonomy_db(databases, tmp_path_factory) -> Template:
     """A migrated database holding only the taxonomy."""
-    return _template(tmp_path_factory, "taxonomy", load_taxonomy)
+    return _template(databases, tmp_path_factory, "taxonomy", load_taxonomy)
 
 
 def _catalogue_with_demo_accounts(session, seed_dir: Path):
@@ -98,107 +158,100 @@ def _catalogue_with_demo_accounts(session, seed_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def catalogue_db(tmp_path_factory) -> Path:
+def catalogue_db(databases, tmp_path_factory) -> Template:
     """A migrated database holding the whole sample catalogue and its demo accounts."""
-    return _template(tmp_path_factory, "catalogue", _catalogue_with_demo_accounts)
+    return _template(databases, tmp_path_factory, "catalogue", _catalogue_with_demo_accounts)
 
 
-def _copy(template: Path, tmp_path: Path) -> Path:
-    """A copy of a template database, and of its search index, for one test."""
-    database = tmp_path / "kb.sqlite"
-    shutil.copyfile(template, database)
-    shutil.copytree(template.parent / "search", tmp_path / "instance" / "search", symlinks=True)
-    return database
+def _copy(template: Template, tmp_path: Path) -> Iterator[str]:
+    url = template.copy(tmp_path / "instance")
+    yield url
+    close_all()
+    template.drop(url)
 
 
 @pytest.fixture
-def app(taxonomy_db, tmp_path) -> Iterator[Flask]:
+def empty_url(databases, tmp_path) -> Iterator[str]:
+    """The URL of a new, empty database (not migrated)."""
+    url = databases.empty(tmp_path)
+    yield url
+    close_all()
+    databases.drop(url)
+
+
+@pytest.fixture
+def taxonomy_url(taxonomy_db, tmp_path) -> Iterator[str]:
+    """A fresh copy of the taxonomy database (and its index, in ``tmp_path/instance``)."""
+    yield from _copy(taxonomy_db, tmp_path)
+
+
+@pytest.fixture
+def catalogue_url(catalogue_db, tmp_path) -> Iterator[str]:
+    """A fresh copy of the catalogue database (and its index, in ``tmp_path/instance``), for
+    tests that build their app with other settings."""
+    yield from _copy(catalogue_db, tmp_path)
+
+
+@pytest.fixture
+def app(taxonomy_url, tmp_path) -> Iterator[Flask]:
     """An app on a fresh database with the taxonomy but no organisations or entries."""
-    app = make_app(tmp_path / "instance", _copy(taxonomy_db, tmp_path))
+    app = make_app(tmp_path / "instance", taxonomy_url)
     yield app
-    _dispose(app)
+    dispose(app)
 
 
 @pytest.fixture
-def catalogue_app(catalogue_db, tmp_path) -> Iterator[Flask]:
+def catalogue_app(catalogue_url, tmp_path) -> Iterator[Flask]:
     """An app on a fresh copy of the seeded sample catalogue."""
-    app = make_app(tmp_path / "instance", _copy(catalogue_db, tmp_path))
+    app = make_app(tmp_path / "instance", catalogue_url)
     yield app
-    _dispose(app)
+    dispose(app)
 
 
-def _dispose(app: Flask) -> None:
+def dispose(app: Flask) -> None:
+    """Close ``app``'s database connections, once any search index repair it started in the
+    background (which holds one) has finished."""
+    index = app.extensions["kb.search"].index
+    if index is not None:
+        index.close(wait=30)
     with app.app_context():
         db.engine.dispose()
 
 
-# PostgreSQL: a throwaway cluster per test session, template databases made as above, and a
-# database copied from a template per test (CREATE DATABASE ... TEMPLATE).
+# PostgreSQL whatever KB_TEST_DATABASE says, for tests that run on both databases.
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[postgres.Cluster]:
-    binaries = postgres.server_binaries()
-    if binaries is None:
-        message = "PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)"
-        if postgres.REQUIRED:
-            pytest.fail(message + " and KB_REQUIRE_POSTGRES=1")
-        pytest.skip(message)
-    cluster = postgres.Cluster(binaries).start()
-    yield cluster
-    cluster.stop()
-
-
-def _postgres_template(cluster: postgres.Cluster, tmp_path_factory, name: str, loader) -> Path:
-    """Like ``_template``: a migrated, loaded PostgreSQL database named ``name`` and a folder
-    holding its search index."""
-    folder = tmp_path_factory.mktemp(f"pg-{name}")
-    app = make_app(folder, folder / "unused.sqlite", DATABASE_URL=cluster.create_database(name))
-    with app.app_context():
-        upgrade_database()
-        with quietly(db.session):
-            loader(db.session, SEED_DIR)
-            db.session.commit()
-        get_index().ensure()
-        db.engine.dispose()
-    close_all()
-    return folder
+def postgres_taxonomy(request, postgres_databases, tmp_path_factory) -> Template:
+    if ON_POSTGRES:
+        return request.getfixturevalue("taxonomy_db")
+    return _template(postgres_databases, tmp_path_factory, "taxonomy", load_taxonomy)
 
 
 @pytest.fixture(scope="session")
-def postgres_taxonomy(postgres_cluster, tmp_path_factory) -> Path:
-    return _postgres_template(postgres_cluster, tmp_path_factory, "template_taxonomy",
-                              load_taxonomy)  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def postgres_catalogue(postgres_cluster, tmp_path_factory) -> Path:
-    return _postgres_template(postgres_cluster, tmp_path_factory, "template_catalogue",
-                              _catalogue_with_demo_accounts)  # fmt: skip
-
-
-def _postgres_app(cluster: postgres.Cluster, template: str, folder: Path, tmp_path: Path):
-    name = f"test_{tmp_path.name.lower()}"[:60]
-    url = cluster.create_database(name, template=template)
-    shutil.copytree(folder / "search", tmp_path / "instance" / "search", symlinks=True)
-    app = make_app(tmp_path / "instance", tmp_path / "unused.sqlite", DATABASE_URL=url)
-    yield app
-    close_all()
-    _dispose(app)
-    cluster.drop_database(name)
+def postgres_catalogue(request, postgres_databases, tmp_path_factory) -> Template:
+    if ON_POSTGRES:
+        return request.getfixturevalue("catalogue_db")
+    return _template(postgres_databases, tmp_path_factory, "catalogue",
+                     _catalogue_with_demo_accounts)  # fmt: skip
 
 
 @pytest.fixture
-def postgres_app(postgres_cluster, postgres_taxonomy, tmp_path) -> Iterator[Flask]:
+def postgres_app(postgres_taxonomy, tmp_path) -> Iterator[Flask]:
     """Like ``app``, on a fresh PostgreSQL database."""
-    yield from _postgres_app(postgres_cluster, "template_taxonomy", postgres_taxonomy, tmp_path)
+    for url in _copy(postgres_taxonomy, tmp_path):
+        app = make_app(tmp_path / "instance", url)
+        yield app
+        dispose(app)
 
 
 @pytest.fixture
-def postgres_catalogue_app(postgres_cluster, postgres_catalogue, tmp_path) -> Iterator[Flask]:
+def postgres_catalogue_app(postgres_catalogue, tmp_path) -> Iterator[Flask]:
     """Like ``catalogue_app``, on a fresh PostgreSQL database."""
-    yield from _postgres_app(postgres_cluster, "template_catalogue", postgres_catalogue,
-                             tmp_path)  # fmt: skip
+    for url in _copy(postgres_catalogue, tmp_path):
+        app = make_app(tmp_path / "instance", url)
+        yield app
+        dispose(app)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from werkzeug.datastructures import MultiDict
 
 from kb.models import Entry, Revision
 from tests.factories import make_user
-from tests.web import csrf_token, sign_in
 
 
 def textarea_value(raw: str) -> str:
@@ -83,15 +82,6 @@ class Page(HTMLParser):
         return self.forms_to(action_contains)[0]
 
 
-def signed_in(app, user):
-    """A test client signed in as ``user`` through the login form, with a CSRF token ready."""
-    client = app.test_client()
-    response = sign_in(client, user.email)
-    assert response.status_code == 302, response.text[:500]
-    client.csrf = csrf_token(client, "/about")
-    return client
-
-
 def send(client, url: str, data) -> object:
     """POST ``data`` (a dict or MultiDict) with the client's CSRF token."""
     data = MultiDict(data)
@@ -119,9 +109,14 @@ def counts(store) -> tuple[int, int]:
     return tuple(store.scalar(select(func.count(m.id))) for m in (Entry, Revision))
 
 
-def entry_by_slug(store, slug: str) -> Entry:
-    fresh(store)
-    return store.scalar(select(Entry).where(Entry.slug == slug))
+def entry_by_slug(store, slug: str, *, refresh: bool = True) -> Entry:
+    """The entry with ``slug``, which must exist. With ``refresh``, as requests have committed
+    it (``store`` first forgets what it loaded, and anything it has not committed)."""
+    if refresh:
+        fresh(store)
+    found = store.scalar(select(Entry).where(Entry.slug == slug))
+    assert found is not None, slug
+    return found
 
 
 def revisions_of(store, entry: Entry) -> list[Revision]:

@@ -13,40 +13,19 @@ from dataclasses import replace
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from kb.accounts.demo import DEMO_PASSWORD
 from kb.borrowing.services import borrow, borrowing_content
 from kb.borrowing.upstream import OURS_MARKER, SEPARATOR, THEIRS_MARKER
 from kb.db import utcnow
 from kb.entries.content import current_content
 from kb.entries.editing import save_edit
 from kb.models import Borrow, Entry, Organisation, Revision, User
-from tests.editor_support import Page, fresh, send
-from tests.web import csrf_token, sign_in
+from tests.editor_support import Page, entry_by_slug, send
 
 UPDATE_NOTICE = "The original has changed since you borrowed it"
 
 
 def demo_email(organisation: str, role: str = "member") -> str:
     return f"{role}@{organisation}.example"
-
-
-def client_as(app, email: str | None, password: str = DEMO_PASSWORD):
-    """A test client signed in as ``email`` (anonymous for None), with ``.csrf`` ready."""
-    client = app.test_client()
-    if email is None:
-        client.csrf = csrf_token(client, "/login")
-        return client
-    response = sign_in(client, email, password)
-    assert response.status_code == 302, f"{email} could not sign in"
-    client.csrf = csrf_token(client, "/about")
-    return client
-
-
-def entry(store, slug: str) -> Entry:
-    fresh(store)
-    found = store.scalar(select(Entry).where(Entry.slug == slug))
-    assert found is not None, slug
-    return found
 
 
 def organisation(store, slug: str) -> Organisation:
@@ -58,19 +37,19 @@ def user(store, email: str) -> User:
 
 
 def borrow_row(store, slug: str) -> Borrow:
-    copy = entry(store, slug)
+    copy = entry_by_slug(store, slug)
     return store.scalar(select(Borrow).where(Borrow.entry_id == copy.id))
 
 
 def revisions(store, slug: str) -> list[Revision]:
-    copy = entry(store, slug)
+    copy = entry_by_slug(store, slug)
     query = select(Revision).where(Revision.entry_id == copy.id).order_by(Revision.number)
     return list(store.scalars(query))
 
 
 def state(store, slug: str) -> tuple:
     """What a refused merge must leave alone: the copy's revisions and its borrow's base."""
-    copy = entry(store, slug)
+    copy = entry_by_slug(store, slug)
     row = store.scalar(select(Borrow).where(Borrow.entry_id == copy.id))
     count = store.scalar(select(func.count(Revision.id)).where(Revision.entry_id == copy.id))
     base = (row.source_revision, row.dismissed_revision) if row else None

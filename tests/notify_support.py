@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from kb.db import db
 from kb.models import Notification, OutboxMessage, User
-from tests.editor_support import send, signed_in
+from tests.editor_support import send
+from tests.web import signed_in
 
 
 def follow_through_page(app, user, kind: str, target: str):
@@ -63,7 +64,7 @@ def _send_and_die(instance: str, database: str, mail_url: str) -> None:
     from kb.notifications import outbox as sender
     from tests.conftest import make_app
 
-    app = make_app(Path(instance), Path(database), MAIL_URL=mail_url, MAIL_CLAIM_SECONDS=1)
+    app = make_app(Path(instance), database, MAIL_URL=mail_url, MAIL_CLAIM_SECONDS=1)
     finish = sender._finish
 
     def die_once_delivered(session, message, *, sent, **kwargs):

@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from sqlalchemy.engine import URL, make_url
+
 REQUIRED = os.environ.get("KB_REQUIRE_POSTGRES") == "1"
 SUPERUSER = "span"
 
@@ -54,7 +56,56 @@ def _server_user() -> str | None:
     raise RuntimeError("running as root with no 'postgres' or 'nobody' user to run PostgreSQL")
 
 
-class Cluster:
+class Server:
+    """A PostgreSQL server the tests may create and drop databases on."""
+
+    host = "127.0.0.1"
+    port = 5432
+    user = SUPERUSER
+    password: str | None = None
+    admin_database = "postgres"
+
+    def url(self, database: str) -> str:
+        return URL.create(
+            "postgresql+psycopg", self.user, self.password, self.host, self.port, database
+        ).render_as_string(hide_password=False)
+
+    def execute(self, statement: str) -> None:
+        """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
+        import psycopg
+
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, password=self.password,
+            dbname=self.admin_database, autocommit=True,
+        ) as connection:  # fmt: skip
+            connection.execute(statement)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """A new database (a copy of ``template`` if given); returns its SQLAlchemy URL."""
+        copy = f' TEMPLATE "{template}"' if template else ""
+        self.execute(f'CREATE DATABASE "{name}"{copy}')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        """Nothing to stop on a server the tests did not start."""
+
+
+class External(Server):
+    """An existing server named by URL (``KB_TEST_DATABASE=postgresql://...``)."""
+
+    def __init__(self, url: str):
+        parsed = make_url(url)
+        self.host = parsed.host or "127.0.0.1"
+        self.port = parsed.port or 5432
+        self.user = parsed.username or SUPERUSER
+        self.password = parsed.password
+        self.admin_database = parsed.database or "postgres"
+
+
+class Cluster(Server):
     """One running PostgreSQL server with a trust-authenticated superuser on loopback."""
 
     def __init__(self, binaries: Path):
@@ -62,25 +113,31 @@ class Cluster:
         self.folder = Path(tempfile.mkdtemp(prefix="span-pg-"))
         self.data = self.folder / "data"
         self.port = _free_port()
-        self.user = _server_user()
-        if self.user:
-            entry = pwd.getpwnam(self.user)
+        self.system_user = _server_user()
+        if self.system_user:
+            entry = pwd.getpwnam(self.system_user)
             os.chmod(self.folder, 0o700)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         command = [str(a) for a in args]
-        if self.user:
-            command = ["runuser", "-u", self.user, "--", *command]
+        if self.system_user:
+            command = ["runuser", "-u", self.system_user, "--", *command]
         return subprocess.run(
             command, cwd=self.folder, capture_output=True, text=True, check=check, timeout=120
         )
 
     def start(self) -> Cluster:
+        """Create the cluster and start its server."""
         self._run(
             self.binaries / "initdb", "-D", self.data, "-U", SUPERUSER, "--auth=trust",
             "--encoding=UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
+        self.resume()
+        return self
+
+    def resume(self) -> None:
+        """Start the server (again) on the same port and data."""
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -99,30 +156,12 @@ class Cluster:
         if result.returncode != 0:
             log = (self.folder / "server.log").read_text(errors="replace")
             raise RuntimeError(f"PostgreSQL did not start:\n{result.stderr}\n{log[-2000:]}")
-        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (a restart is ``pause`` then ``resume``)."""
+        self._run(self.binaries / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         self._run(self.binaries / "pg_ctl", "-D", self.data, "-m", "immediate", "stop",
                   check=False)  # fmt: skip
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
-
-    def execute(self, statement: str) -> None:
-        """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
-        import psycopg
-
-        with psycopg.connect(
-            host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
-        ) as connection:
-            connection.execute(statement)
-
-    def create_database(self, name: str, template: str | None = None) -> str:
-        """A new database (a copy of ``template`` if given); returns its SQLAlchemy URL."""
-        copy = f" TEMPLATE {template}" if template else ""
-        self.execute(f'CREATE DATABASE "{name}"{copy}')
-        return self.url(name)
-
-    def drop_database(self, name: str) -> None:
-        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -28,14 +28,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sqlalchemy import select
-
 from kb.db import db, utcnow
 from kb.entries.content import current_content
 from kb.entries.editing import EditConflict, save_edit
 from kb.models import Entry
 from kb.search.check import check
 from kb.search.index import SearchIndex
+from tests.editor_support import entry_by_slug
 
 ROOT = Path(__file__).resolve().parent.parent
 _RESULTS = re.compile(r'<ol class="entry-list search-results".*?</ol>', re.S)
@@ -91,10 +90,6 @@ def found(client, text: str, **params) -> list[str]:
     raise AssertionError("too many pages")
 
 
-def entry_by(session, slug: str) -> Entry:
-    return session.scalar(select(Entry).where(Entry.slug == slug))
-
-
 def edit(session, entry: Entry, *, status: str | None = None, **changes):
     """Save ``changes`` to the entry's text or details over its current revision."""
     content = replace(current_content(entry), **changes)
@@ -122,7 +117,7 @@ def _hold_lock(root: str, then: str = "cancel") -> None:
 def _app(instance: str, database: str):
     from tests.conftest import make_app
 
-    return make_app(Path(instance), Path(database))
+    return make_app(Path(instance), database)
 
 
 def _save_and_die(instance: str, database: str, slug: str, title: str) -> None:
@@ -142,7 +137,7 @@ def _save_and_die(instance: str, database: str, slug: str, title: str) -> None:
         return response
 
     with app.app_context():
-        organisation = entry_by(db.session, slug).organisation.slug
+        organisation = entry_by_slug(db.session, slug, refresh=False).organisation.slug
     client = app.test_client()
     assert sign_in(client, f"editor@{organisation}.example", DEMO_PASSWORD).status_code == 302
     form = Page(client.get(f"/entries/{slug}/edit").text).form("/edit")
@@ -164,7 +159,11 @@ def _worker(instance: str, database: str, barrier: str, name: str, *slugs: str) 
         with app.app_context():
             session = db.session
             try:
-                edit(session, entry_by(session, slug), summary=f"{name} pass {number} zq{name}")
+                edit(
+                    session,
+                    entry_by_slug(session, slug, refresh=False),
+                    summary=f"{name} pass {number} zq{name}",
+                )
                 session.commit()
                 summary["saved"] += 1
             except EditConflict:

@@ -19,14 +19,13 @@ from tests.borrowing_support import (
     borrow_row,
     borrowed,
     copy_slug,
-    entry,
     full_form,
     lineage_panel,
     page_text,
     source_entry,
     tally,
 )
-from tests.editor_support import Page, fresh, send
+from tests.editor_support import Page, entry_by_slug, fresh, send
 from tests.search_support import found
 from tests.web import post
 
@@ -72,7 +71,7 @@ def test_open_licences_may_be_adapted_under_another_licence_with_full_credit(
     offered = Page(client.get(f"/entries/{source.slug}/borrow").text)
     assert offered.ids.get("licence-3") == "input"  # all four licences are offered
     copy = borrowed(client, source.slug, licence=copy_licence, title="Custody reminders by text")
-    assert entry(store, copy).licence == copy_licence
+    assert entry_by_slug(store, copy).licence == copy_licence
     assert borrow_row(store, copy).licence == source_licence
     page = page_text(catalogue_app.test_client().get(f"/entries/{copy}"))
     credit = _credit(page, "Clinic reminders by text")
@@ -109,7 +108,7 @@ def test_share_alike_forces_the_same_licence_on_the_copy_and_its_later_edits(
     assert tally(store) == before
 
     copy = borrowed(client, source.slug, licence="CC-BY-SA-4.0")
-    assert entry(store, copy).licence == "CC-BY-SA-4.0"
+    assert entry_by_slug(store, copy).licence == "CC-BY-SA-4.0"
     edit = Page(client.get(f"/entries/{copy}/edit").text)
     assert "licence-1" not in edit.ids  # the edit form offers only ShareAlike too
     data = edit.form("/edit")
@@ -119,15 +118,15 @@ def test_share_alike_forces_the_same_licence_on_the_copy_and_its_later_edits(
     assert response.status_code == 400
     assert message in page_text(response)
     assert tally(store) == before
-    assert (entry(store, copy).licence, entry(store, copy).title) == (
+    assert (entry_by_slug(store, copy).licence, entry_by_slug(store, copy).title) == (
         "CC-BY-SA-4.0",
         "Ward photos consent",
     )
     # An ordinary edit that keeps the licence still works.
     data["licence"] = "CC-BY-SA-4.0"
     assert send(client, f"/entries/{copy}/edit", data).status_code == 302
-    assert entry(store, copy).title == "Relicensed title"
-    assert entry(store, copy).licence == "CC-BY-SA-4.0"
+    assert entry_by_slug(store, copy).title == "Relicensed title"
+    assert entry_by_slug(store, copy).licence == "CC-BY-SA-4.0"
 
 
 def test_share_alike_binds_every_later_generation(catalogue_app, store, lender, borrower):
@@ -139,7 +138,7 @@ def test_share_alike_binds_every_later_generation(catalogue_app, store, lender, 
     assert borrow(client, first, licence="CC-BY-4.0").status_code == 400
     assert tally(store) == before
     second = borrowed(client, first)
-    assert entry(store, second).licence == "CC-BY-SA-4.0"
+    assert entry_by_slug(store, second).licence == "CC-BY-SA-4.0"
     assert borrow_row(store, second).licence == "CC-BY-SA-4.0"
 
 
@@ -150,7 +149,7 @@ def test_an_unrelated_entry_may_still_change_licence(catalogue_app, store, borro
     data = Page(client.get(f"/entries/{own.slug}/edit").text).form("/edit")
     data["licence"], data["action"] = "OGL-UK-3.0", "save"
     assert send(client, f"/entries/{own.slug}/edit", data).status_code == 302
-    assert entry(store, own.slug).licence == "OGL-UK-3.0"
+    assert entry_by_slug(store, own.slug).licence == "OGL-UK-3.0"
 
 
 def test_the_borrow_form_reminds_what_the_licence_does_not_cover(
@@ -234,7 +233,7 @@ def test_asking_first_then_granted_lets_the_borrower_adapt_and_the_copy_stays_as
     assert "This entry's licence must be Ask before reusing" in page_text(relicensed)
     assert tally(store) == before
     copy = borrowed(client, ask_first.slug, title="Special constable recruitment podcast")
-    assert entry(store, copy).licence == "ask-first"
+    assert entry_by_slug(store, copy).licence == "ask-first"
     assert borrow_row(store, copy).licence == "ask-first"
     credit = _credit(page_text(client.get(f"/entries/{copy}")), "Nurse recruitment podcast")
     assert credit.endswith("with the permission of Lending Health Board.")
@@ -331,7 +330,7 @@ def test_a_copy_is_an_ordinary_entry_with_its_first_revision_as_submitted(
     body = "## Context\n\nZorblatting custody updates for families.\n"
     copy = borrowed(client, source.slug, title="Zorblatted custody updates", body=body,
                     summary="Our custody version.", channels=["facebook", "sms-text"])  # fmt: skip
-    made = entry(store, copy)
+    made = entry_by_slug(store, copy)
     assert made.status == "published" and made.organisation_id == borrower.organisation.id
     assert made.origin_sector.slug == "police" and made.kind == source.kind
     [first] = store.scalars(select(Revision).where(Revision.entry_id == made.id))
@@ -350,7 +349,7 @@ def test_a_copy_is_an_ordinary_entry_with_its_first_revision_as_submitted(
     data = Page(client.get(f"/entries/{copy}/edit").text).form("/edit")
     data["body"], data["action"] = body + "\nA second thought.\n", "save"
     assert send(client, f"/entries/{copy}/edit", data).status_code == 302
-    assert entry(store, copy).current_revision_number == 2
+    assert entry_by_slug(store, copy).current_revision_number == 2
     assert borrow_row(store, copy).source_revision == 1  # the lineage is data, not text
 
 
@@ -363,7 +362,7 @@ def test_a_member_saves_a_draft_copy_only_their_organisation_sees(
     assert borrow(member, source.slug, action="publish").status_code == 403
     assert tally(store) == before
     copy = borrowed(member, source.slug, action="draft", title="Quaggablot draft copy")
-    assert entry(store, copy).status == "draft"
+    assert entry_by_slug(store, copy).status == "draft"
     assert member.get(f"/entries/{copy}").status_code == 200
     assert catalogue_app.test_client().get(f"/entries/{copy}").status_code == 404
     assert lender.client().get(f"/entries/{copy}").status_code == 404
@@ -398,7 +397,7 @@ def test_open_to_any_member_ticked_on_the_borrow_form_takes_effect(
         "open_to_any_member"
     ) == "input"  # fmt: skip
     copy = borrowed(client, source.slug, open_to_any_member="y")
-    assert entry(store, copy).open_to_any_member
+    assert entry_by_slug(store, copy).open_to_any_member
 
 
 def test_an_edit_summary_typed_on_the_borrow_form_is_kept(catalogue_app, store, lender, borrower):
@@ -407,7 +406,7 @@ def test_an_edit_summary_typed_on_the_borrow_form_is_kept(catalogue_app, store, 
     client = borrower.client()
     assert "edit_summary" in borrow_form(client, source.slug)
     copy = borrowed(client, source.slug, edit_summary="Adapted for custody suites")
-    assert "Adapted for custody suites" in entry(store, copy).current_revision.edit_summary
+    assert "Adapted for custody suites" in entry_by_slug(store, copy).current_revision.edit_summary
 
 
 def test_the_borrow_records_the_revision_the_form_was_filled_from(
@@ -421,12 +420,12 @@ def test_the_borrow_records_the_revision_the_form_was_filled_from(
     data = Page(owner.get(f"/entries/{source.slug}/edit").text).form("/edit")
     data["body"], data["action"] = "Second version of the text.\n", "save"
     assert send(owner, f"/entries/{source.slug}/edit", data).status_code == 302
-    assert entry(store, source.slug).current_revision_number == 2
+    assert entry_by_slug(store, source.slug).current_revision_number == 2
     form["note"], form["action"] = NOTE, "publish"
     copy = copy_slug(send(client, f"/entries/{source.slug}/borrow", form))
     row = borrow_row(store, copy)
     assert (row.source_revision, row.borrowed_revision) == (1, 1)
-    assert entry(store, copy).current_revision.body == "First version of the text.\n"
+    assert entry_by_slug(store, copy).current_revision.body == "First version of the text.\n"
     page = page_text(client.get(f"/entries/{copy}"))
     assert "(revision 1)" in _credit(page, source.title)
     assert "The original has changed since you borrowed it" in page
@@ -523,7 +522,7 @@ def test_archiving_the_original_keeps_the_credit_links_and_lineage(
     source = source_entry(store, lender, title="Outbreak posts in care homes")
     copy = borrowed(borrower.client(), source.slug, body="Our outbreak text.\n")
     assert send(lender.client(), f"/entries/{source.slug}/archive", {}).status_code == 302
-    assert entry(store, source.slug).status == "archived"
+    assert entry_by_slug(store, source.slug).status == "archived"
     anonymous = catalogue_app.test_client()
     page = page_text(anonymous.get(f"/entries/{copy}"))
     panel = lineage_panel(page)

@@ -21,7 +21,6 @@ from tests.borrowing_support import (
     borrow_row,
     borrowed,
     demo_client,
-    entry,
     family_texts,
     family_tree,
     lineage_panel,
@@ -31,7 +30,7 @@ from tests.borrowing_support import (
     source_entry,
 )
 from tests.conftest import SEED_DIR
-from tests.editor_support import Page, fresh, send
+from tests.editor_support import Page, entry_by_slug, fresh, send
 
 # The sample catalogue's second-generation copy, its source, and the original.
 SEED_ORIGINAL = "cairnloch-wildfire-flood-warnings-three-channels"
@@ -141,7 +140,7 @@ def test_the_sample_second_generation_copy(client, store):
     assert borrow_row(store, SEED_MIDDLE).source.slug == SEED_ORIGINAL
     page = _get(client, f"/entries/{SEED_GRANDCHILD}")
     panel = lineage_panel(page)
-    middle, original = entry(store, SEED_MIDDLE), entry(store, SEED_ORIGINAL)
+    middle, original = entry_by_slug(store, SEED_MIDDLE), entry_by_slug(store, SEED_ORIGINAL)
     first = f"Adapted from {middle.title} by Strathbeck Council (Local government), revision 1"
     second = (
         f"That was itself adapted from {original.title} by Cairnloch Fire and Rescue Service "
@@ -232,7 +231,7 @@ EXPECTED_CELLS = text(
           FROM adoptions a
           JOIN entries e ON e.id = a.entry_id
           JOIN organisations o ON o.id = a.organisation_id
-    ) GROUP BY lender, borrower
+    ) AS cells GROUP BY lender, borrower
     """
 )
 

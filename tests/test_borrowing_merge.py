@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from kb.accounts.demo import DEMO_PASSWORD
 from kb.borrowing.upstream import (
     OURS_MARKER,
     SEPARATOR,
@@ -22,18 +23,16 @@ from kb.borrowing.upstream import (
 )
 from kb.entries.content import current_content
 from kb.models import User
-from tests.editor_support import Page, add_user, send, slug_from
+from tests.editor_support import Page, add_user, entry_by_slug, send, slug_from
 from tests.factories import TEST_PASSWORD, make_entry, make_organisation
 from tests.merge_support import (
     UPDATE_NOTICE,
     borrow_row,
     changed,
-    client_as,
     conflict_blocks,
     demo_email,
     edit_form,
     edit_over_http,
-    entry,
     flashes,
     make_copy,
     merge_page,
@@ -45,7 +44,7 @@ from tests.merge_support import (
     state,
     user,
 )
-from tests.web import summary_links, text
+from tests.web import signed_in, summary_links, text
 
 # --- Over HTTP: the sample catalogue's copies ---------------------------------------------------
 
@@ -83,7 +82,7 @@ def _lines(body: str) -> set[str]:
 
 
 def test_copy_page_tells_the_borrowing_organisation_what_changed(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(CLEAN_ORG))
+    member = signed_in(catalogue_app, demo_email(CLEAN_ORG), DEMO_PASSWORD)
     notice = _notice(text(member.get(f"/entries/{CLEAN}")))
     assert UPDATE_NOTICE in notice
     assert "is now at revision 2; your copy is based on revision 1" in notice
@@ -95,16 +94,16 @@ def test_copy_page_tells_the_borrowing_organisation_what_changed(catalogue_app, 
     assert f'action="/entries/{CLEAN}/upstream/dismiss"' in notice
     # Nobody outside the borrowing organisation is told.
     for reader in (None, demo_email(CLEAN_SOURCE_ORG, "editor"), demo_email("eastmarch-police")):
-        page = client_as(catalogue_app, reader).get(f"/entries/{CLEAN}").text
+        page = signed_in(catalogue_app, reader, DEMO_PASSWORD).get(f"/entries/{CLEAN}").text
         assert UPDATE_NOTICE not in page, reader
 
 
 def test_merge_page_proposes_and_saving_it_is_an_ordinary_edit(catalogue_app, store):
     before = state(store, CLEAN)
-    source_before = entry(store, CLEAN_SOURCE).revisions[0].body
-    copy_before = entry(store, CLEAN).current_revision.body
-    theirs = entry(store, CLEAN_SOURCE).current_revision.body
-    member = client_as(catalogue_app, demo_email(CLEAN_ORG))
+    source_before = entry_by_slug(store, CLEAN_SOURCE).revisions[0].body
+    copy_before = entry_by_slug(store, CLEAN).current_revision.body
+    theirs = entry_by_slug(store, CLEAN_SOURCE).current_revision.body
+    member = signed_in(catalogue_app, demo_email(CLEAN_ORG), DEMO_PASSWORD)
     response, form = merge_page(member, CLEAN)
     page = text(response)
     assert "Merge the original's changes" in page and "conflicts-heading" not in page
@@ -137,7 +136,7 @@ def test_merge_page_proposes_and_saving_it_is_an_ordinary_edit(catalogue_app, st
     assert "Merged changes from the original, up to its revision 2" in history
 
     # The original changes again: its editor saves revision 3, and the copy is told.
-    source_editor = client_as(catalogue_app, demo_email(CLEAN_SOURCE_ORG, "editor"))
+    source_editor = signed_in(catalogue_app, demo_email(CLEAN_SOURCE_ORG, "editor"), DEMO_PASSWORD)
     edited = edit_over_http(
         source_editor, CLEAN_SOURCE, lambda body: body + "\nNew: test the sirens every March.\n"
     )
@@ -155,10 +154,10 @@ def test_conflicts_keep_both_sides_and_must_be_resolved_before_saving(
     org, places = CONFLICTING[copy_slug]
     row = borrow_row(store, copy_slug)
     base_body = row.source.revisions[0].body
-    ours_body = entry(store, copy_slug).current_revision.body
+    ours_body = entry_by_slug(store, copy_slug).current_revision.body
     theirs_body = row.source.current_revision.body
     before = state(store, copy_slug)
-    member = client_as(catalogue_app, demo_email(org))
+    member = signed_in(catalogue_app, demo_email(org), DEMO_PASSWORD)
     response, form = merge_page(member, copy_slug)
     page = text(response)
     place_word = "place" if places == 1 else "places"
@@ -203,7 +202,7 @@ def test_conflicts_keep_both_sides_and_must_be_resolved_before_saving(
     saved = revisions(store, copy_slug)
     assert [r.number for r in saved] == [1, 2] and saved[-1].body == resolved
     assert borrow_row(store, copy_slug).source_revision == 2
-    assert entry(store, copy_slug).licence == before[3]  # the copy's own licence
+    assert entry_by_slug(store, copy_slug).licence == before[3]  # the copy's own licence
     assert UPDATE_NOTICE not in member.get(f"/entries/{copy_slug}").text
 
 
@@ -244,7 +243,7 @@ def own_copy(catalogue_app, store):
 
 def test_title_conflict_keeps_ours_in_the_form_and_shows_theirs(catalogue_app, store, own_copy):
     slug, member = own_copy
-    client = client_as(catalogue_app, member.email, TEST_PASSWORD)
+    client = signed_in(catalogue_app, member.email, TEST_PASSWORD)
     response, form = merge_page(client, slug)
     page = text(response)
     assert "1 place where you both changed the same words" in page
@@ -259,7 +258,7 @@ def test_title_conflict_keeps_ours_in_the_form_and_shows_theirs(catalogue_app, s
     # Copying their title across is the person's choice, and saves like any edit.
     response = post_merge(client, slug, changed(form, title="Their new title"))
     assert response.status_code == 302
-    saved = entry(store, slug)
+    saved = entry_by_slug(store, slug)
     assert (saved.title, saved.current_revision_number) == ("Their new title", 2)
     assert [c.slug for c in saved.channels] == ["x-twitter", "sms-text"]
     assert sorted(t.slug for t in saved.topics) == ["accessibility", "evaluation"]
@@ -268,9 +267,9 @@ def test_title_conflict_keeps_ours_in_the_form_and_shows_theirs(catalogue_app, s
 
 def test_keeping_nothing_from_the_original_writes_no_empty_revision(catalogue_app, store, own_copy):
     slug, member = own_copy
-    client = client_as(catalogue_app, member.email, TEST_PASSWORD)
+    client = signed_in(catalogue_app, member.email, TEST_PASSWORD)
     _, form = merge_page(client, slug)
-    ours = current_content(entry(store, slug))
+    ours = current_content(entry_by_slug(store, slug))
     unchanged = changed(
         form,
         title=ours.title,
@@ -297,7 +296,7 @@ def test_conflicting_markup_is_shown_as_text(catalogue_app, store):
     revise(store, source, title="<img src=x onerror=alert(1)>",
            body=body.replace("both change.", f"both change: {evil}"))  # fmt: skip
     store.commit()
-    client = client_as(catalogue_app, member.email, TEST_PASSWORD)
+    client = signed_in(catalogue_app, member.email, TEST_PASSWORD)
     response, form = merge_page(client, copy.slug)
     assert "<script>alert" not in response.text and "<img src=x" not in response.text
     assert "&lt;script&gt;alert(" in response.text and "&lt;img src=x" in response.text
@@ -318,7 +317,7 @@ def _borrowed_row(page: str, slug: str) -> str:
 
 
 def test_dismissing_hides_the_notice_until_the_original_changes_again(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     before = state(store, DISMISSABLE)
     response = send(member, f"/entries/{DISMISSABLE}/upstream/dismiss", {})
     assert response.status_code == 302
@@ -331,7 +330,9 @@ def test_dismissing_hides_the_notice_until_the_original_changes_again(catalogue_
     listing = member.get(f"/orgs/{DISMISSABLE_ORG}/borrowed").text
     assert "Changes dismissed" in _borrowed_row(listing, DISMISSABLE)
 
-    source_editor = client_as(catalogue_app, demo_email("strathbeck-council", "editor"))
+    source_editor = signed_in(
+        catalogue_app, demo_email("strathbeck-council", "editor"), DEMO_PASSWORD
+    )
     edited = edit_over_http(
         source_editor, CHECKLIST, lambda body: body + "\nCheck colour contrast too.\n"
     )
@@ -344,7 +345,7 @@ def test_dismissing_hides_the_notice_until_the_original_changes_again(catalogue_
 
 
 def test_a_dismissed_update_can_still_be_merged(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     assert send(member, f"/entries/{DISMISSABLE}/upstream/dismiss", {}).status_code == 302
     _, form = merge_page(member, DISMISSABLE)
     assert "Say in words what a chart or map shows" in form["body"]
@@ -360,9 +361,9 @@ OWN_WORDS = "\nOur own note, written while merging: ask the access panel first.\
 
 
 def test_a_copy_saved_meanwhile_is_a_conflict_that_keeps_your_text(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     _, form = merge_page(member, DISMISSABLE)
-    editor = client_as(catalogue_app, demo_email(DISMISSABLE_ORG, "editor"))
+    editor = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG, "editor"), DEMO_PASSWORD)
     edit = edit_over_http(editor, DISMISSABLE, lambda body: body + "\nAn editor's addition.\n")
     assert edit.status_code == 302
     before = state(store, DISMISSABLE)
@@ -391,7 +392,7 @@ NOT_DIGITS = ["²", "٢", "２"]  # str.isdigit() says yes to these; int() reads
     "upstream", [None, "", "abc", "-1", "0", "3", "99", "1.5", " ", "9" * 30, *NOT_DIGITS]
 )
 def test_an_upstream_revision_the_original_does_not_have_is_refused(catalogue_app, store, upstream):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     _, form = merge_page(member, DISMISSABLE)
     before = state(store, DISMISSABLE)
     response = post_merge(member, DISMISSABLE, changed(form, upstream_revision=upstream))
@@ -404,7 +405,7 @@ def test_an_upstream_revision_the_original_does_not_have_is_refused(catalogue_ap
 
 @pytest.mark.parametrize("base", [None, "", "abc", "0", "2", "-1", "9" * 30, *NOT_DIGITS])
 def test_a_bad_base_revision_is_a_conflict_that_keeps_your_text(catalogue_app, store, base):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     _, form = merge_page(member, DISMISSABLE)
     before = state(store, DISMISSABLE)
     mine = changed(form, base_revision=base, body=form["body"] + OWN_WORDS)
@@ -415,7 +416,7 @@ def test_a_bad_base_revision_is_a_conflict_that_keeps_your_text(catalogue_app, s
 
 
 def test_an_upstream_revision_already_merged_never_moves_the_base_back(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     _, form = merge_page(member, DISMISSABLE)
     response = post_merge(member, DISMISSABLE, changed(form, upstream_revision="1"))
     assert response.status_code == 302
@@ -424,23 +425,25 @@ def test_an_upstream_revision_already_merged_never_moves_the_base_back(catalogue
 
 
 def test_changes_made_to_the_original_while_you_merge_stay_pending(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     _, form = merge_page(member, DISMISSABLE)  # up to the original's revision 2
-    owner = client_as(catalogue_app, demo_email("strathbeck-council", "editor"))
+    owner = signed_in(catalogue_app, demo_email("strathbeck-council", "editor"), DEMO_PASSWORD)
     edit = edit_over_http(owner, CHECKLIST, lambda body: body + "\nTest with a screen reader.\n")
     assert edit.status_code == 302
     response = post_merge(member, DISMISSABLE, form)
     assert response.status_code == 302
     assert "up to its revision 2." in flashes(member, f"/entries/{DISMISSABLE}")
     assert borrow_row(store, DISMISSABLE).source_revision == 2
-    assert "Test with a screen reader." not in entry(store, DISMISSABLE).current_revision.body
+    assert (
+        "Test with a screen reader." not in entry_by_slug(store, DISMISSABLE).current_revision.body
+    )
     notice = _notice(text(member.get(f"/entries/{DISMISSABLE}")))
     assert "is now at revision 3; your copy is based on revision 2" in notice
     assert "Test with a screen reader." in _added_words(notice)
 
 
 def test_posting_a_merge_twice_saves_it_once(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(DISMISSABLE_ORG))
+    member = signed_in(catalogue_app, demo_email(DISMISSABLE_ORG), DEMO_PASSWORD)
     _, form = merge_page(member, DISMISSABLE)
     assert post_merge(member, DISMISSABLE, form).status_code == 302
     after_first = state(store, DISMISSABLE)
@@ -466,14 +469,14 @@ def test_two_people_merging_the_same_update_lose_nothing(catalogue_app, store, s
     with their own resolution kept (even if the original gained a revision meanwhile), and
     can save it over the first once they have looked."""
     org = CONFLICTING[RACED][0]
-    first = client_as(catalogue_app, demo_email(org))
-    second = client_as(catalogue_app, demo_email(org, "editor"))
+    first = signed_in(catalogue_app, demo_email(org), DEMO_PASSWORD)
+    second = signed_in(catalogue_app, demo_email(org, "editor"), DEMO_PASSWORD)
     _, first_form = merge_page(first, RACED)
     _, second_form = merge_page(second, RACED)
     first_body = resolve(first_form["body"], lambda ours, theirs: theirs)
     assert post_merge(first, RACED, changed(first_form, body=first_body)).status_code == 302
     if source_moves_on:
-        owner = client_as(catalogue_app, demo_email("eastmarch-police", "editor"))
+        owner = signed_in(catalogue_app, demo_email("eastmarch-police", "editor"), DEMO_PASSWORD)
         edited = edit_over_http(
             owner, "officers-and-staff-posting-openly-on-duty", lambda b: b + "\nThird.\n"
         )
@@ -494,7 +497,7 @@ def test_two_people_merging_the_same_update_lose_nothing(catalogue_app, store, s
 
 
 def test_nothing_to_merge_redirects_with_a_message(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email("oakhurst-schools-trust"))
+    member = signed_in(catalogue_app, demo_email("oakhurst-schools-trust"), DEMO_PASSWORD)
     before = state(store, UP_TO_DATE)
     response = member.get(merge_url(UP_TO_DATE))
     assert response.status_code == 302 and response.headers["Location"] == f"/entries/{UP_TO_DATE}"
@@ -507,7 +510,7 @@ def test_nothing_to_merge_redirects_with_a_message(catalogue_app, store):
     assert send(member, merge_url(UP_TO_DATE), form).status_code == 302
     assert state(store, UP_TO_DATE) == before
     # An entry that is not a copy has nothing to merge from.
-    strathbeck = client_as(catalogue_app, demo_email("strathbeck-council"))
+    strathbeck = signed_in(catalogue_app, demo_email("strathbeck-council"), DEMO_PASSWORD)
     assert strathbeck.get(merge_url(CHECKLIST)).status_code == 404
     assert send(strathbeck, f"/entries/{CHECKLIST}/upstream/dismiss", {}).status_code == 404
 
@@ -516,15 +519,15 @@ def test_nothing_to_merge_redirects_with_a_message(catalogue_app, store):
 
 
 def test_a_share_alike_copy_stays_share_alike_through_a_merge(catalogue_app, store):
-    assert entry(store, SHARE_ALIKE).licence == "CC-BY-SA-4.0"
-    owner = client_as(catalogue_app, demo_email(SHARE_ALIKE_SOURCE_ORG, "editor"))
+    assert entry_by_slug(store, SHARE_ALIKE).licence == "CC-BY-SA-4.0"
+    owner = signed_in(catalogue_app, demo_email(SHARE_ALIKE_SOURCE_ORG, "editor"), DEMO_PASSWORD)
     form = edit_form(owner, SHARE_ALIKE_SOURCE)
     form["body"] += "\nTurn on passkeys where the platform offers them.\n"
     form["licence"], form["action"] = "OGL-UK-3.0", "save"  # the original relicenses
     assert send(owner, f"/entries/{SHARE_ALIKE_SOURCE}/edit", form).status_code == 302
-    assert entry(store, SHARE_ALIKE_SOURCE).licence == "OGL-UK-3.0"
+    assert entry_by_slug(store, SHARE_ALIKE_SOURCE).licence == "OGL-UK-3.0"
 
-    member = client_as(catalogue_app, demo_email(SHARE_ALIKE_ORG))
+    member = signed_in(catalogue_app, demo_email(SHARE_ALIKE_ORG), DEMO_PASSWORD)
     response, form = merge_page(member, SHARE_ALIKE)
     assert re.findall(r'name="licence" value="([^"]+)"', response.text) == ["CC-BY-SA-4.0"]
     assert form["licence"] == "CC-BY-SA-4.0"
@@ -537,7 +540,7 @@ def test_a_share_alike_copy_stays_share_alike_through_a_merge(catalogue_app, sto
     assert state(store, SHARE_ALIKE) == before
     both = resolve(form["body"], lambda ours, theirs: ours + theirs)
     assert post_merge(member, SHARE_ALIKE, changed(form, body=both)).status_code == 302
-    copy = entry(store, SHARE_ALIKE)
+    copy = entry_by_slug(store, SHARE_ALIKE)
     assert copy.licence == "CC-BY-SA-4.0" and copy.current_revision_number == 2
     assert copy.current_revision.details["licence"] == "CC-BY-SA-4.0"
     assert "passkeys" in copy.current_revision.body
@@ -549,14 +552,14 @@ def test_a_share_alike_copy_stays_share_alike_through_a_merge(catalogue_app, sto
 
 def test_borrowed_list_puts_pending_updates_first_and_flags_changed_adoptions(catalogue_app, store):
     org = "oakhurst-schools-trust"
-    member = client_as(catalogue_app, demo_email(org))
+    member = signed_in(catalogue_app, demo_email(org), DEMO_PASSWORD)
     # A newer copy that is up to date...
     url = f"/entries/{CLEAN_SOURCE}/borrow"
     form = Page(member.get(url).text).form(url)
     form["note"], form["action"] = "Changed fire crews to school staff.", "draft"
     new_copy = slug_from(send(member, url, form))
     # ...an older one whose original changes now...
-    strathbeck = client_as(catalogue_app, demo_email("strathbeck-council", "editor"))
+    strathbeck = signed_in(catalogue_app, demo_email("strathbeck-council", "editor"), DEMO_PASSWORD)
     assert edit_over_http(strathbeck, CLEAN, lambda b: b + "\nText the head first.\n").status_code
     # ...and a newer adoption of an entry that has not changed since.
     adopted = "officers-and-staff-posting-openly-on-duty"

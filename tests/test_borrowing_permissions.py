@@ -37,9 +37,10 @@ from kb.models import (
     Status,
     User,
 )
-from tests.editor_support import add_user, fresh, send
+from tests.editor_support import add_user, entry_by_slug, fresh, send
 from tests.factories import TEST_PASSWORD, make_entry, make_organisation
-from tests.merge_support import UPDATE_NOTICE, client_as, make_copy, revise
+from tests.merge_support import UPDATE_NOTICE, make_copy, revise
+from tests.web import signed_in
 
 ACTIONS = (
     "borrow",  # adapt an adaptable original
@@ -173,12 +174,10 @@ def world(catalogue_app, store) -> World:
     return world
 
 
-def _entry(store, slug: str) -> Entry:
-    return store.scalar(select(Entry).where(Entry.slug == slug))
-
-
 def _borrow_of(store, slug: str) -> Borrow:
-    return store.scalar(select(Borrow).where(Borrow.entry_id == _entry(store, slug).id))
+    return store.scalar(
+        select(Borrow).where(Borrow.entry_id == entry_by_slug(store, slug, refresh=False).id)
+    )
 
 
 # --- The permission functions -------------------------------------------------------------------
@@ -190,23 +189,27 @@ def _checks(store, world: World, user) -> dict[str, bool]:
     organisation_id = getattr(user, "organisation_id", None)
     granted = store.scalar(
         select(func.count(BorrowRequest.id)).where(
-            BorrowRequest.entry_id == _entry(store, world.granted).id,
+            BorrowRequest.entry_id == entry_by_slug(store, world.granted, refresh=False).id,
             BorrowRequest.organisation_id == organisation_id,
             BorrowRequest.status == BorrowRequestStatus.GRANTED.value,
         )
     )
     adoption = store.scalar(
-        select(Adoption).where(Adoption.entry_id == _entry(store, world.adopted).id)
+        select(Adoption).where(
+            Adoption.entry_id == entry_by_slug(store, world.adopted, refresh=False).id
+        )
     )
-    copy = _entry(store, world.copy)
+    copy = entry_by_slug(store, world.copy, refresh=False)
     own, borrower = (store.get(Organisation, world.orgs[k]) for k in ("own", "borrower"))
     return {
-        "borrow": permissions.can_borrow(user, _entry(store, world.source)),
-        "ask": permissions.can_ask_to_borrow(user, _entry(store, world.ask_first)),
-        "borrow-granted": permissions.can_borrow(
-            user, _entry(store, world.granted), granted=bool(granted)
+        "borrow": permissions.can_borrow(user, entry_by_slug(store, world.source, refresh=False)),
+        "ask": permissions.can_ask_to_borrow(
+            user, entry_by_slug(store, world.ask_first, refresh=False)
         ),
-        "adopt": permissions.can_adopt(user, _entry(store, world.source)),
+        "borrow-granted": permissions.can_borrow(
+            user, entry_by_slug(store, world.granted, refresh=False), granted=bool(granted)
+        ),
+        "adopt": permissions.can_adopt(user, entry_by_slug(store, world.source, refresh=False)),
         "withdraw": permissions.can_withdraw_adoption(user, adoption),
         "decide": permissions.can_decide_borrow_request(
             user, store.get(BorrowRequest, world.request)
@@ -260,7 +263,7 @@ def _expected(actor: str, action: str, method: str):
 
 def _borrow_form(store, slug: str, client, note: str) -> dict:
     fresh(store)
-    source = _entry(store, slug)
+    source = entry_by_slug(store, slug, refresh=False)
     content = borrowing_content(source)
     return {
         "csrf_token": client.csrf,
@@ -279,7 +282,7 @@ def _borrow_form(store, slug: str, client, note: str) -> dict:
 
 def _merge_form(store, slug: str, client) -> dict:
     fresh(store)
-    copy = _entry(store, slug)
+    copy = entry_by_slug(store, slug, refresh=False)
     proposal = proposal_for(store, copy, _borrow_of(store, slug))
     content = proposal.content
     return {
@@ -299,7 +302,7 @@ def _merge_form(store, slug: str, client) -> dict:
 
 def _copies_made(store, slug: str) -> list:
     fresh(store)
-    source = _entry(store, slug)
+    source = entry_by_slug(store, slug, refresh=False)
     return sorted(
         (row.created_by_id or 0)
         for row in store.scalars(select(Borrow).where(Borrow.source_id == source.id))
@@ -308,14 +311,14 @@ def _copies_made(store, slug: str) -> list:
 
 def _requests_of(store, slug: str) -> list:
     fresh(store)
-    entry = _entry(store, slug)
+    entry = entry_by_slug(store, slug, refresh=False)
     query = select(BorrowRequest.organisation_id, BorrowRequest.status, BorrowRequest.message)
     return sorted(store.execute(query.where(BorrowRequest.entry_id == entry.id)).all())
 
 
 def _adopters(store, slug: str) -> list:
     fresh(store)
-    entry = _entry(store, slug)
+    entry = entry_by_slug(store, slug, refresh=False)
     query = select(Adoption.organisation_id).where(Adoption.entry_id == entry.id)
     return sorted(store.scalars(query))
 
@@ -328,7 +331,7 @@ def _request_status(store, request_id: int) -> str:
 def _copy_state(store, slug: str) -> tuple:
     fresh(store)
     row = _borrow_of(store, slug)
-    entry = _entry(store, slug)
+    entry = entry_by_slug(store, slug, refresh=False)
     return entry.current_revision_number, row.source_revision, row.dismissed_revision
 
 
@@ -431,7 +434,7 @@ def test_http_matches_the_table(catalogue_app, store, world):
     mismatches, checked = [], set()
     for actor in EXPECTED:
         email, password, _user_id = world.people[actor]
-        client = client_as(catalogue_app, email, password)
+        client = signed_in(catalogue_app, email, password)
         for cell in _cells(store, world, actor):
             name = f"{actor} {cell.method} {cell.action} {cell.url}"
             before = cell.observe(store) if cell.observe else None
@@ -478,7 +481,7 @@ def test_nobody_borrows_or_adopts_a_draft(catalogue_app, store, world):
                 mismatches.append(f"{actor}: {check.__name__} allows a draft")
         if permissions.can_borrow(user, ask_draft, granted=True):
             mismatches.append(f"{actor}: can_borrow allows a granted draft")
-        client = client_as(catalogue_app, email, password)
+        client = signed_in(catalogue_app, email, password)
         hidden = 403 if actor in readers else 404
         for method, url, expected in [
             ("GET", f"/entries/{draft.slug}/borrow", LOGIN if actor == "anonymous" else hidden),
@@ -507,7 +510,7 @@ def test_nobody_borrows_or_adopts_a_draft(catalogue_app, store, world):
 
 
 def test_archived_copies_cannot_be_merged_or_dismissed(catalogue_app, store, world):
-    copy = _entry(store, world.copy)
+    copy = entry_by_slug(store, world.copy, refresh=False)
     set_status(store, copy, Status.ARCHIVED, utcnow())
     store.commit()
     before = _copy_state(store, world.copy)
@@ -516,10 +519,10 @@ def test_archived_copies_cannot_be_merged_or_dismissed(catalogue_app, store, wor
         email, password, user_id = world.people[actor]
         fresh(store)
         user = store.get(User, user_id)
-        copy = _entry(store, world.copy)
+        copy = entry_by_slug(store, world.copy, refresh=False)
         assert permissions.can_see_upstream(user, copy), actor
         assert not permissions.can_merge_upstream(user, copy), actor
-        client = client_as(catalogue_app, email, password)
+        client = signed_in(catalogue_app, email, password)
         assert client.get(f"/entries/{world.copy}/upstream/merge").status_code == 403
         form = _merge_form(store, world.copy, client)
         assert send(client, f"/entries/{world.copy}/upstream/merge", form).status_code == 403
@@ -577,7 +580,7 @@ def test_entry_pages_offer_borrowing_to_the_right_people(catalogue_app, store, w
     archived = make_entry(store, own, status="archived").slug
     store.commit()
     email, password, _ = world.people[actor]
-    client = client_as(catalogue_app, email, password)
+    client = signed_in(catalogue_app, email, password)
     slugs = (world.source, world.ask_first, archived, world.copy)
     found = tuple(
         _controls(client.get(f"/entries/{slug}").get_data(as_text=True)) for slug in slugs
@@ -590,7 +593,7 @@ def test_entry_pages_offer_borrowing_to_the_right_people(catalogue_app, store, w
 
 def test_asking_granting_and_then_borrowing(catalogue_app, store, world):
     own_slug = _slug(store, world, "own")
-    asker = client_as(catalogue_app, *world.people["member-borrower"][:2])
+    asker = signed_in(catalogue_app, *world.people["member-borrower"][:2])
     url = f"/entries/{world.ask_first}/borrow"
     assert _outcome(asker.get(url)) == ASK
     message = "We would like to adapt this for our wards."
@@ -599,7 +602,7 @@ def test_asking_granting_and_then_borrowing(catalogue_app, store, world):
     assert "You have asked to borrow this." in page and "Change your request to borrow" in page
     assert _outcome(asker.get(url)) == ASK  # still waiting
 
-    editor = client_as(catalogue_app, *world.people["editor-own"][:2])
+    editor = signed_in(catalogue_app, *world.people["editor-own"][:2])
     page = editor.get(f"/entries/{world.ask_first}").get_data(as_text=True)
     assert "1 request to borrow this." in page
     listing = editor.get(f"/orgs/{own_slug}/borrow-requests").get_data(as_text=True)
@@ -607,7 +610,7 @@ def test_asking_granting_and_then_borrowing(catalogue_app, store, world):
     fresh(store)
     request_id = store.scalar(
         select(BorrowRequest.id).where(
-            BorrowRequest.entry_id == _entry(store, world.ask_first).id,
+            BorrowRequest.entry_id == entry_by_slug(store, world.ask_first, refresh=False).id,
             BorrowRequest.organisation_id == world.orgs["borrower"],
         )
     )
@@ -623,19 +626,23 @@ def test_asking_granting_and_then_borrowing(catalogue_app, store, world):
     form = _borrow_form(store, world.ask_first, asker, "Changed officers to clinicians.")
     assert send(asker, url, form).status_code == 302
     fresh(store)
-    made = store.scalar(select(Borrow).where(Borrow.source_id == _entry(store, world.ask_first).id))
+    made = store.scalar(
+        select(Borrow).where(
+            Borrow.source_id == entry_by_slug(store, world.ask_first, refresh=False).id
+        )
+    )
     assert made.licence == "ask-first" and made.entry.licence == "ask-first"
     assert made.entry.organisation_id == world.orgs["borrower"]
     # A colleague's organisation still has to ask: permission was given to BORROWER only.
-    other = client_as(catalogue_app, *world.people["member-other"][:2])
+    other = signed_in(catalogue_app, *world.people["member-other"][:2])
     assert _outcome(other.get(url)) == ASK
 
 
 def test_a_declined_request_leaves_the_entry_ask_first(catalogue_app, store, world):
-    editor = client_as(catalogue_app, *world.people["editor-own"][:2])
+    editor = signed_in(catalogue_app, *world.people["editor-own"][:2])
     assert send(editor, f"/borrow-requests/{world.request}/decline", {}).status_code == 302
     assert _request_status(store, world.request) == "declined"
-    other = client_as(catalogue_app, *world.people["member-other"][:2])
+    other = signed_in(catalogue_app, *world.people["member-other"][:2])
     fresh(store)
     slug = store.get(BorrowRequest, world.request).entry.slug
     assert _outcome(other.get(f"/entries/{slug}/borrow")) == ASK

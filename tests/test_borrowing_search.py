@@ -18,11 +18,10 @@ from tests.borrowing_support import (
     borrowed,
     borrowed_across_sectors,
     demo_client,
-    entry,
     reuse_by_slug,
     source_entry,
 )
-from tests.editor_support import Page, fresh, send
+from tests.editor_support import Page, entry_by_slug, fresh, send
 from tests.search_support import drift, found, index_of
 
 PUBLISHED = text("SELECT slug FROM entries WHERE status = 'published'")
@@ -148,7 +147,7 @@ def test_a_published_copy_updates_its_sources_count_without_a_rebuild(catalogue_
 def test_the_index_stays_in_step_through_every_borrowing_write(catalogue_app, store):
     anonymous = catalogue_app.test_client()
     slug = "outpatient-letter-qr-codes-trial"  # Glenharrow's, not reused in the sample
-    source = entry(store, slug)
+    source = entry_by_slug(store, slug)
     assert reuse_by_slug(store)[slug] == 0
     folder = index_of(catalogue_app).live_folder()
     homes = demo_client(catalogue_app, "tenterfield-homes")

@@ -10,8 +10,8 @@ from kb.models import Entry, Organisation, Sector, User
 from tests.conftest import SEED_DIR, make_app
 
 
-def _fresh(tmp_path):
-    return make_app(tmp_path, tmp_path / "new.sqlite")
+def _fresh(tmp_path, url):
+    return make_app(tmp_path, url)
 
 
 def _count(app, model) -> int:
@@ -19,8 +19,8 @@ def _count(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-def test_init_migrates_and_loads_the_catalogue_into_an_empty_database(tmp_path):
-    app = _fresh(tmp_path)
+def test_init_migrates_and_loads_the_catalogue_into_an_empty_database(tmp_path, empty_url):
+    app = _fresh(tmp_path, empty_url)
     result = app.test_cli_runner().invoke(args=["init"])
     assert result.exit_code == 0, result.output
     assert "Loading the sample catalogue" in result.output
@@ -31,16 +31,16 @@ def test_init_migrates_and_loads_the_catalogue_into_an_empty_database(tmp_path):
     assert _count(app, Entry) >= 30
 
 
-def test_init_without_sample_loads_only_the_taxonomy(tmp_path):
-    app = _fresh(tmp_path)
+def test_init_without_sample_loads_only_the_taxonomy(tmp_path, empty_url):
+    app = _fresh(tmp_path, empty_url)
     result = app.test_cli_runner().invoke(args=["init", "--no-sample"])
     assert result.exit_code == 0, result.output
     assert _count(app, Sector) == 8
     assert _count(app, Organisation) == 0 and _count(app, Entry) == 0
 
 
-def test_db_upgrade(tmp_path):
-    app = _fresh(tmp_path)
+def test_db_upgrade(tmp_path, empty_url):
+    app = _fresh(tmp_path, empty_url)
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -89,7 +89,7 @@ def test_create_user_rejects_bad_input_clearly(catalogue_app):
     assert no_org.exit_code == 2 and "need --org" in no_org.output
 
 
-def test_init_without_sample_ignores_a_broken_entry_file(tmp_path):
+def test_init_without_sample_ignores_a_broken_entry_file(tmp_path, empty_url):
     """Loading only the taxonomy must not depend on entry files it never loads."""
     import shutil
 
@@ -98,7 +98,7 @@ def test_init_without_sample_ignores_a_broken_entry_file(tmp_path):
     seed = tmp_path / "seed_data"
     shutil.copytree(SEED_DIR, seed)
     (seed / "entries" / "broken.md").write_text("no front matter here\n")
-    app = make_app(tmp_path, tmp_path / "new.sqlite", SEED_DIR=str(seed))
+    app = make_app(tmp_path, empty_url, SEED_DIR=str(seed))
     result = app.test_cli_runner().invoke(args=["init", "--no-sample"])
     assert result.exit_code == 0, result.output
     assert _count(app, Sector) == 8

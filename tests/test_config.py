@@ -8,6 +8,7 @@ from sqlalchemy import text
 from kb import create_app
 from kb.config import DEFAULT_SECRET_KEY, UnsafeConfigError
 from kb.db import db
+from tests.conftest import make_app
 
 
 def test_refuses_default_secret_key_outside_debug(tmp_path):
@@ -51,8 +52,9 @@ def test_secure_cookies_can_be_turned_off_for_local_http(tmp_path, monkeypatch):
     assert app.config["SESSION_COOKIE_SECURE"] is False
 
 
-def test_sqlite_connection_settings(catalogue_app):
-    with catalogue_app.app_context(), db.engine.connect() as connection:
+def test_sqlite_connection_settings(tmp_path):
+    app = make_app(tmp_path, tmp_path / "settings.sqlite")  # SQLite whatever the suite runs on
+    with app.app_context(), db.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1

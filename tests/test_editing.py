@@ -16,10 +16,10 @@ from tests.editor_support import (
     entry_data,
     revisions_of,
     send,
-    signed_in,
     slug_from,
 )
 from tests.factories import make_entry, make_organisation
+from tests.web import signed_in
 
 # New entries ----------------------------------------------------------------------------------
 

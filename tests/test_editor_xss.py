@@ -14,15 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from kb.models import Entry, Revision
-from tests.editor_support import (
-    Page,
-    entry_data,
-    fresh,
-    send,
-    signed_in,
-    slug_from,
-    textarea_value,
-)
+from tests.editor_support import Page, entry_data, fresh, send, slug_from, textarea_value
 from tests.test_rendering import (
     BAD_SCHEME,
     FORBIDDEN_ELEMENTS,
@@ -30,6 +22,7 @@ from tests.test_rendering import (
     URL_ATTRIBUTES,
     VECTORS,
 )
+from tests.web import signed_in
 
 # The page's own controls; user text must never add any (see ``chrome``).
 CHROME = {"form", "input", "button", "textarea", "select", "option", "meta", "link"}

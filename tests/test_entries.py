@@ -114,11 +114,15 @@ def test_revisions_are_append_only(session, org):
 
 
 def test_summary_limit_is_enforced_by_the_database(session, org):
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import DataError, IntegrityError
 
-    with pytest.raises(IntegrityError):
+    from kb.errors import TOO_LONG, refusal_message
+
+    # SQLite's CHECK raises IntegrityError; PostgreSQL's varchar(300) raises DataError first.
+    with pytest.raises((IntegrityError, DataError)) as refused:
         make_entry(session, org, summary="x" * 301)
     session.rollback()
+    assert refusal_message(refused.value) == TOO_LONG
 
 
 def test_case_study_fields_rejected_on_guidance_by_the_database(session, org):

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from kb.db import db
 from kb.entries.queries import EntryFilter, list_entries
 from kb.models import Entry, Organisation, Sector
-from tests.editor_support import add_user, entry_data, send, signed_in, slug_from
+from tests.editor_support import add_user, entry_data, send, slug_from
 from tests.search_support import edit, found
+from tests.web import signed_in
 
 STORM = "coastal-storm-evacuation-social-media-response"
 _ENTRY_LINK = re.compile(r'href="/entries/([^"/?#]+)"')

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from kb.db import db
 from kb.models import Entry, Follow, Notification, Organisation
-from tests.editor_support import add_user, entry_data, send, signed_in, slug_from
+from tests.editor_support import add_user, entry_data, send, slug_from
 from tests.notify_support import follow_through_page, received
+from tests.web import signed_in
 
 UNREAD = re.compile(r'class="count-badge">(\d+)<')
 

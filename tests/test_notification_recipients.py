@@ -20,10 +20,10 @@ from kb.borrowing.services import adopt, ask_to_borrow, borrow, decide_request
 from kb.db import db, utcnow
 from kb.entries.content import current_content
 from kb.models import Entry, Follow, Organisation, User
-from tests.editor_support import Page, add_user, entry_data, send, signed_in, slug_from
+from tests.editor_support import Page, add_user, entry_data, send, slug_from
 from tests.notify_support import follow_search, follow_through_page, received
 from tests.search_support import edit
-from tests.web import csrf_token
+from tests.web import csrf_token, signed_in
 
 OWNER = "eastmarch-police"
 OTHER = "glenharrow-health-board"

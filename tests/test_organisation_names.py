@@ -16,7 +16,7 @@ from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
 from kb.cli import alembic_config
 from kb.db import db, utcnow
 from kb.models import FormerName, Organisation, OrganisationRequest, Sector, User
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.web import csrf_token, sign_in, summary_links
 
 EASTMARCH, HARROWDALE = "eastmarch-police", "harrowdale-constabulary"
@@ -163,8 +163,7 @@ def unmigrated(request, tmp_path):
     name = f"upgrade_{tmp_path.name.lower()}"[:60]
     app = make_app(tmp_path, tmp_path / "unused.sqlite", DATABASE_URL=cluster.create_database(name))
     yield app
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
     cluster.drop_database(name)
 
 

@@ -25,10 +25,10 @@ from kb.accounts.demo import DEMO_PASSWORD
 from kb.db import db, utcnow
 from kb.models import EmailFrequency, Entry, Organisation, OutboxMessage, User
 from kb.notifications.outbox import MAX_ATTEMPTS, unsubscribe_token
-from tests.editor_support import add_user, entry_data, send, signed_in, slug_from
+from tests.editor_support import add_user, entry_data, send, slug_from
 from tests.notify_support import follow_through_page, outbox, received
 from tests.search_support import edit, finish
-from tests.web import csrf_token, sign_in
+from tests.web import csrf_token, sign_in, signed_in
 
 EDITOR = "editor@eastmarch-police.example"
 
@@ -134,7 +134,7 @@ def test_a_sender_killed_after_delivering_delivers_again_with_the_same_message_i
             "tests.notify_support",
             "send-and-die",
             str(tmp_path / "instance"),
-            str(tmp_path / "kb.sqlite"),
+            mail_app.config["DATABASE_URL"],
             smtp.url,
         ],
         cwd=Path(__file__).resolve().parent.parent,

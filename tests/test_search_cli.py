@@ -14,8 +14,9 @@ from whoosh import index as whoosh_index
 from kb.db import db, utcnow
 from kb.models import Entry, SearchChange
 from kb.search.index import SearchIndex
-from tests.conftest import make_app
-from tests.search_support import drift, edit, entry_by, found, index_of
+from tests.conftest import dispose, make_app
+from tests.editor_support import entry_by_slug
+from tests.search_support import drift, edit, found, index_of
 
 
 def invoke(app, *args):
@@ -39,11 +40,10 @@ def log_ids(app) -> list[int]:
 
 
 @pytest.fixture
-def fresh_app(tmp_path):
-    app = make_app(tmp_path / "instance", tmp_path / "new.sqlite")
+def fresh_app(tmp_path, empty_url):
+    app = make_app(tmp_path / "instance", empty_url)
     yield app
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
 
 
 def test_init_on_a_fresh_database_builds_the_index(fresh_app):
@@ -106,7 +106,11 @@ def test_optimize_merges_segments_and_prunes_old_applied_changes(catalogue_app):
     with catalogue_app.app_context():
         session = db.session
         for slug in session.scalars(select(Entry.slug).order_by(Entry.id).limit(3)).all():
-            edit(session, entry_by(session, slug), summary=f"Segment maker {slug}")
+            edit(
+                session,
+                entry_by_slug(session, slug, refresh=False),
+                summary=f"Segment maker {slug}",
+            )
             session.commit()
             assert index.catch_up() == 1
     assert len(live(catalogue_app)._segments()) >= 3

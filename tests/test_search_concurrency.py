@@ -209,7 +209,7 @@ def test_two_processes_searching_while_this_one_saves_merges_and_rebuilds(catalo
             found = search(index_of(catalogue_app), db.session, SearchRequest(query, per_page=100),
                            catalogue_app.extensions["kb.search.synonyms"])  # fmt: skip
         expected[query] = [[found.total, sorted(hit.entry.id for hit in found.hits)]]
-    args = (tmp_path / "instance", tmp_path / "kb.sqlite", 12, *queries)
+    args = (tmp_path / "instance", catalogue_app.config["DATABASE_URL"], 12, *queries)
     searchers = [spawn("search-loop", *args) for _ in range(2)]
     with catalogue_app.app_context():
         slugs = db.session.scalars(select(Entry.slug).where(Entry.status == "published")).all()

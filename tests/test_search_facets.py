@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import bindparam, select, text
 
 from kb.models import Channel, Entry
-from tests.editor_support import signed_in
 from tests.factories import make_entry, make_organisation
+from tests.web import signed_in
 
 TITLE_LINK = re.compile(r'class="entry-card-title"><a href="/entries/([a-z0-9-]+)"')
 RESULTS = re.compile(r'<ol class="entry-list search-results".*?</ol>', re.S)
@@ -73,7 +73,7 @@ def ids_of(db, slugs) -> set[int]:
 def having(db, facet: str, values, within: set[int]) -> set[int]:
     """Those of ``within`` holding any of ``values`` in ``facet`` (OR within a facet)."""
     query = text(
-        f"SELECT DISTINCT entry_id FROM ({PAIRS[facet]}) "
+        f"SELECT DISTINCT entry_id FROM ({PAIRS[facet]}) AS pairs "
         "WHERE value IN :values AND entry_id IN :ids"
     ).bindparams(bindparam("values", expanding=True), bindparam("ids", expanding=True))
     return set(db.execute(query, {"values": list(values), "ids": list(within) or [0]}).scalars())
@@ -81,7 +81,7 @@ def having(db, facet: str, values, within: set[int]) -> set[int]:
 
 def counted(db, facet: str, within: set[int]) -> dict[str, int]:
     query = text(
-        f"SELECT value, COUNT(DISTINCT entry_id) FROM ({PAIRS[facet]}) "
+        f"SELECT value, COUNT(DISTINCT entry_id) FROM ({PAIRS[facet]}) AS pairs "
         "WHERE entry_id IN :ids GROUP BY value"
     ).bindparams(bindparam("ids", expanding=True))
     return dict(db.execute(query, {"ids": list(within) or [0]}).all())

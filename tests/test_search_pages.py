@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select, text
 
 from kb.models import Entry
-from tests.editor_support import Page, add_user, counts, entry_data, send, signed_in
+from tests.editor_support import Page, add_user, counts, entry_data, send
 from tests.factories import make_entry, make_organisation
+from tests.web import signed_in
 
 RESULTS = re.compile(r'<ol class="entry-list search-results".*?</ol>', re.S)
 TITLE_LINK = re.compile(r'class="entry-card-title"><a href="/entries/([a-z0-9-]+)"')

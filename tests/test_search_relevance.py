@@ -7,7 +7,11 @@ import html as html_lib
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import aliased
+
+from kb.models import Channel, Entry, Organisation, Revision, Sector, Topic
+from kb.models.entry import entry_channels, entry_sectors, entry_topics
 
 RESULTS = re.compile(r'<ol class="entry-list search-results".*?</ol>', re.S)
 TITLE_LINK = re.compile(r'class="entry-card-title"><a href="/entries/([a-z0-9-]+)"')
@@ -42,28 +46,35 @@ def suggestion(page: str) -> str | None:
     return html_lib.unescape(found.group(1)) if found else None
 
 
-SEARCHABLE = """
-SELECT e.slug, e.title, e.summary, r.body_html, o.name,
-  CASE e.kind WHEN 'guidance' THEN 'Guidance' ELSE 'Case study' END,
-  (SELECT s.name FROM sectors s WHERE s.id = e.origin_sector_id),
-  (SELECT group_concat(s.name, ' ') FROM entry_sectors l JOIN sectors s ON s.id = l.sector_id
-   WHERE l.entry_id = e.id),
-  (SELECT group_concat(c.name, ' ') FROM entry_channels l JOIN channels c ON c.id = l.channel_id
-   WHERE l.entry_id = e.id),
-  (SELECT group_concat(t.name, ' ') FROM entry_topics l JOIN topics t ON t.id = l.topic_id
-   WHERE l.entry_id = e.id)
-FROM entries e JOIN organisations o ON o.id = e.organisation_id
-JOIN revisions r ON r.entry_id = e.id AND r.number = e.current_revision_number
-WHERE e.status = 'published'
-"""
+def _tags(session, link, model) -> dict[int, list[str]]:
+    column = link.c[f"{model.__name__.lower()}_id"]
+    rows = session.execute(select(link.c.entry_id, model.name).join(model, model.id == column))
+    found: dict[int, list[str]] = {}
+    for entry_id, name in rows:
+        found.setdefault(entry_id, []).append(name)
+    return found
 
 
 def texts_of(session) -> dict[str, str]:
     """Everything searchable about each published entry (title, summary, body text without
     markup, organisation, kind, sectors, channels, topics), lower case, by slug: plain SQL,
     not the search code's documents or analyser."""
+    origin = aliased(Sector)
+    rows = session.execute(
+        select(Entry.id, Entry.slug, Entry.title, Entry.summary, Revision.body_html,
+               Organisation.name, Entry.kind, origin.name)
+        .join(Organisation, Organisation.id == Entry.organisation_id)
+        .join(origin, origin.id == Entry.origin_sector_id)
+        .join(Revision, (Revision.entry_id == Entry.id)
+              & (Revision.number == Entry.current_revision_number))
+        .where(Entry.status == "published")
+    )  # fmt: skip
+    tags = [_tags(session, entry_sectors, Sector), _tags(session, entry_channels, Channel),
+            _tags(session, entry_topics, Topic)]  # fmt: skip
     found = {}
-    for slug, *parts in session.execute(text(SEARCHABLE)):
+    for entry_id, slug, *parts, kind, sector in rows:
+        parts += ["Guidance" if kind == "guidance" else "Case study", sector]
+        parts += [" ".join(names.get(entry_id, [])) for names in tags]
         joined = " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", p or "")) for p in parts)
         found[slug] = " ".join(joined.lower().split())
     return found

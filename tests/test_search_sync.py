@@ -21,9 +21,9 @@ from kb.db import db
 from kb.models import Entry, SearchChange
 from kb.permissions import PUBLIC_STATUSES
 from kb.search.index import SearchIndex
-from tests.conftest import make_app
-from tests.editor_support import Page, entry_data, slug_from
-from tests.search_support import drift, entry_by, finish, found, index_of, spawn
+from tests.conftest import dispose, make_app
+from tests.editor_support import Page, entry_by_slug, entry_data, slug_from
+from tests.search_support import drift, finish, found, index_of, spawn
 from tests.web import csrf_token, sign_in
 
 SLUG = "coastal-storm-evacuation-social-media-response"  # Eastmarch Police's
@@ -75,7 +75,7 @@ def test_a_rolled_back_save_never_reaches_the_index(catalogue_app):
     with catalogue_app.app_context():
         session = db.session
         last = session.scalar(select(func.max(SearchChange.id)))
-        entry = entry_by(session, SLUG)
+        entry = entry_by_slug(session, SLUG, refresh=False)
         old_title = entry.title
         entry.title = "Vanishingword storm evacuation"
         session.flush()
@@ -116,13 +116,13 @@ def test_a_save_while_another_process_holds_the_writer_lock(catalogue_app):
 
 
 def test_a_process_killed_between_commit_and_index_write(catalogue_app, tmp_path):
-    instance, database = tmp_path / "instance", tmp_path / "kb.sqlite"
+    instance, database = tmp_path / "instance", catalogue_app.config["DATABASE_URL"]
     index_of(catalogue_app)  # this process is already running when its sibling dies
     dying = spawn("save-and-die", instance, database, SLUG, "Phoenixfeather storm evacuation")
     out, err = finish(dying, timeout=60)
     assert dying.returncode == -signal.SIGKILL, out + err
     with catalogue_app.app_context():
-        entry = entry_by(db.session, SLUG)
+        entry = entry_by_slug(db.session, SLUG, refresh=False)
         assert entry.title == "Phoenixfeather storm evacuation"  # committed
         entry_id = entry.id
     check = catalogue_app.test_cli_runner().invoke(args=["index-check"])
@@ -137,8 +137,7 @@ def test_a_process_killed_between_commit_and_index_write(catalogue_app, tmp_path
         assert again.exit_code == 0, again.output
         assert "Search index matches the database." in again.output
     finally:
-        with restarted.app_context():
-            db.engine.dispose()
+        dispose(restarted)
 
 
 def test_two_worker_processes_saving_at_once_leave_the_index_clean(catalogue_app, tmp_path):
@@ -149,7 +148,7 @@ def test_two_worker_processes_saving_at_once_leave_the_index_clean(catalogue_app
              "b": [*own_b[:4], shared, *own_b[4:8], shared, *own_b[8:], shared]}  # fmt: skip
     barrier = tmp_path / "barrier"
     barrier.mkdir()
-    args = (tmp_path / "instance", tmp_path / "kb.sqlite", barrier)
+    args = (tmp_path / "instance", catalogue_app.config["DATABASE_URL"], barrier)
     workers = {name: spawn("worker", *args, name, *plan) for name, plan in plans.items()}
     try:
         deadline = time.monotonic() + 30

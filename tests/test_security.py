@@ -4,7 +4,6 @@ and forms that cannot be accepted giving back what was typed."""
 from __future__ import annotations
 
 import html
-import shutil
 
 from sqlalchemy import delete
 
@@ -12,22 +11,19 @@ from kb.accounts.demo import DEMO_PASSWORD
 from kb.db import db
 from kb.models import UserSession
 from tests.conftest import make_app
-from tests.web import csrf_token, sign_in
+from tests.web import csrf_token, signed_in
 
 EDITOR = "editor@eastmarch-police.example"
 ENTRY = "/entries/officers-and-staff-posting-openly-on-duty"
 
 
-def _signed_in(app):
-    client = app.test_client()
-    assert sign_in(client, EDITOR, DEMO_PASSWORD).status_code == 302
-    return client
-
-
 def test_pages_for_a_signed_in_person_are_never_cached(catalogue_app):
     anonymous = catalogue_app.test_client().get("/")
     assert "no-store" not in anonymous.headers.get("Cache-Control", "")
-    assert _signed_in(catalogue_app).get("/").headers["Cache-Control"] == "no-store"
+    assert (
+        signed_in(catalogue_app, EDITOR, DEMO_PASSWORD).get("/").headers["Cache-Control"]
+        == "no-store"
+    )
 
 
 def test_an_oversized_request_gets_the_too_large_page(client):
@@ -44,11 +40,9 @@ def _fail_sign_in(client, address: str, email: str):
     )
 
 
-def test_behind_a_trusted_proxy_throttling_sees_the_forwarded_address(catalogue_db, tmp_path):
-    database = tmp_path / "kb.sqlite"
-    shutil.copyfile(catalogue_db, database)
-    app = make_app(tmp_path, database, TRUSTED_PROXIES=1, LOGIN_FAILURES_PER_ADDRESS=3,
-                   LOGIN_FIRST_DELAY_SECONDS=600)  # fmt: skip
+def test_behind_a_trusted_proxy_throttling_sees_the_forwarded_address(catalogue_url, tmp_path):
+    app = make_app(tmp_path / "instance", catalogue_url, TRUSTED_PROXIES=1,
+                   LOGIN_FAILURES_PER_ADDRESS=3, LOGIN_FIRST_DELAY_SECONDS=600)  # fmt: skip
     client = app.test_client()
     for number in range(3):
         assert _fail_sign_in(client, "203.0.113.7", f"n{number}@x.example").status_code == 400
@@ -68,7 +62,7 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(catalogue_app):
 
 
 def test_a_person_signed_out_mid_edit_gets_their_text_back(catalogue_app):
-    client = _signed_in(catalogue_app)
+    client = signed_in(catalogue_app, EDITOR, DEMO_PASSWORD)
     token = csrf_token(client)
     with catalogue_app.app_context():  # signed out elsewhere: every session of theirs ends
         db.session.execute(delete(UserSession))
@@ -82,7 +76,7 @@ def test_a_person_signed_out_mid_edit_gets_their_text_back(catalogue_app):
 
 
 def test_an_expired_form_gives_back_what_was_typed(catalogue_app):
-    client = _signed_in(catalogue_app)
+    client = signed_in(catalogue_app, EDITOR, DEMO_PASSWORD)
     typed = "Text written over a long afternoon"
     response = client.post(f"{ENTRY}/edit", data={"body": typed, "action": "save"})
     assert response.status_code == 400

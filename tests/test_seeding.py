@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 
 from kb.db import db
 from kb.models import Channel, Entry, Organisation, Revision, Sector, Topic
@@ -73,9 +73,11 @@ def test_each_entry_has_its_revisions_with_rendered_html(session):
 
 def _snapshot(session) -> dict:
     """Every row of every table, to prove a second load changes nothing at all."""
-    tables = [row[0] for row in session.execute(
-        text("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"))]  # fmt: skip
-    return {name: session.execute(text(f'SELECT * FROM "{name}"')).all() for name in tables}
+    tables = sorted(inspect(session.connection()).get_table_names())
+    return {
+        name: sorted(session.execute(text(f'SELECT * FROM "{name}"')).all(), key=repr)
+        for name in tables
+    }
 
 
 def test_seed_is_idempotent(session):

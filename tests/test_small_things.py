@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import text
 
-from tests.editor_support import counts, entry_data, send, signed_in
+from tests.editor_support import counts, entry_data, send
 from tests.factories import TEST_PASSWORD
-from tests.web import csrf_token
+from tests.web import csrf_token, signed_in
 
 
 def _text(response) -> str:

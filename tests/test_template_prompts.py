@@ -7,7 +7,8 @@ from __future__ import annotations
 import html
 
 from kb.entries.content import BODY_TEMPLATES, prompts_left
-from tests.editor_support import counts, entry_by_slug, entry_data, send, signed_in, slug_from
+from tests.editor_support import counts, entry_by_slug, entry_data, send, slug_from
+from tests.web import signed_in
 
 NEW = "/entries/new?kind=case_study"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -15,9 +14,8 @@ from sqlalchemy import update
 from kb.accounts import passwords
 from kb.accounts.demo import DEMO_PASSWORD
 from kb.accounts.throttle import DEVICE_COOKIE
-from kb.db import db
 from kb.models import LoginThrottle
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
 from tests.test_accounts import database
 from tests.web import csrf_token, sign_in, text
 
@@ -147,15 +145,13 @@ def test_a_correct_password_starts_the_count_again(catalogue_app):
 
 
 def test_counts_are_shared_between_processes(catalogue_app, tmp_path):
-    database_file = Path(catalogue_app.config["DATABASE_URL"].removeprefix("sqlite:///"))
-    second_app = make_app(tmp_path / "second", database_file)
+    second_app = make_app(tmp_path / "second", catalogue_app.config["DATABASE_URL"])
     first, second = client_at(catalogue_app), client_at(second_app)
     fail(first, MEMBER, 3)
     fail(second, MEMBER, 2)
     assert sign_in(first, MEMBER, DEMO_PASSWORD).status_code == 429
     assert sign_in(second, MEMBER, DEMO_PASSWORD).status_code == 429
-    with second_app.app_context():
-        db.engine.dispose()
+    dispose(second_app)
 
 
 # One address, many accounts: a shared office is never locked out ------------------------------

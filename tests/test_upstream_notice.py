@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import re
 
+from kb.accounts.demo import DEMO_PASSWORD
 from kb.entries.diffs import ELLIPSIS, word_diff
-from tests.merge_support import client_as, demo_email, entry, revise
+from tests.editor_support import entry_by_slug
+from tests.merge_support import demo_email, revise
 from tests.test_borrowing_merge import CLEAN, CLEAN_ORG, CLEAN_SOURCE
-from tests.web import text
+from tests.web import signed_in, text
 
 
 def _notice(page: str) -> str:
@@ -23,11 +25,11 @@ def _passages(notice: str) -> str:
 
 
 def _source_revisions(store):
-    return {r.number: r for r in entry(store, CLEAN_SOURCE).revisions}
+    return {r.number: r for r in entry_by_slug(store, CLEAN_SOURCE).revisions}
 
 
 def test_the_notice_quotes_the_originals_edit_summaries(catalogue_app, store):
-    member = client_as(catalogue_app, demo_email(CLEAN_ORG))
+    member = signed_in(catalogue_app, demo_email(CLEAN_ORG), DEMO_PASSWORD)
     notice = _notice(text(member.get(f"/entries/{CLEAN}")))
     summary = _source_revisions(store)[2].edit_summary
     assert summary
@@ -37,10 +39,10 @@ def test_the_notice_quotes_the_originals_edit_summaries(catalogue_app, store):
 
 
 def test_every_revision_since_the_base_is_listed_in_order(catalogue_app, store):
-    source = entry(store, CLEAN_SOURCE)
+    source = entry_by_slug(store, CLEAN_SOURCE)
     revise(store, source, summary=source.summary + " Now with a map.")
     store.commit()
-    member = client_as(catalogue_app, demo_email(CLEAN_ORG))
+    member = signed_in(catalogue_app, demo_email(CLEAN_ORG), DEMO_PASSWORD)
     notice = _notice(text(member.get(f"/entries/{CLEAN}")))
     listed = re.findall(r"<li>Revision (\d+),", notice)
     assert listed == ["2", "3"]
@@ -48,8 +50,8 @@ def test_every_revision_since_the_base_is_listed_in_order(catalogue_app, store):
 
 
 def test_only_changed_passages_show_with_context_and_the_rest_is_folded(catalogue_app, store):
-    source = entry(store, CLEAN_SOURCE)
-    member = client_as(catalogue_app, demo_email(CLEAN_ORG))
+    source = entry_by_slug(store, CLEAN_SOURCE)
+    member = signed_in(catalogue_app, demo_email(CLEAN_ORG), DEMO_PASSWORD)
     notice = _notice(text(member.get(f"/entries/{CLEAN}")))
     passages = _passages(notice)
     assert "[added: </span>" in passages

@@ -29,6 +29,21 @@ def sign_in(client, email: str, password: str = TEST_PASSWORD, *, remember: bool
     return client.post("/login", data=data)
 
 
+def signed_in(app, person, password: str = TEST_PASSWORD):
+    """A test client signed in through the login form as ``person`` (a user, or an email
+    address; None for nobody), with its CSRF token in ``client.csrf``. Its first page after
+    signing in is fetched, so the "Signed in" message is shown and gone."""
+    client = app.test_client()
+    if person is None:
+        client.csrf = csrf_token(client, "/login")
+        return client
+    email = person if isinstance(person, str) else person.email
+    response = sign_in(client, email, password)
+    assert response.status_code == 302, f"{email} could not sign in: {response.status_code}"
+    client.csrf = csrf_token(client, "/about")
+    return client
+
+
 def post(client, url: str, data: dict | None = None, **kwargs):
     """POST with a fresh CSRF token added."""
     return client.post(url, data={"csrf_token": csrf_token(client), **(data or {})}, **kwargs)

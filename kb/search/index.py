@@ -100,6 +100,20 @@ class SearchIndex:
         folder = self.live_folder()
         return folder is not None and has_index(public_dir(folder))
 
+    def problem(self) -> str | None:
+        """Why the live index cannot answer searches now, or None. Starts nothing and reads no
+        index file (for health checks, which must stay cheap)."""
+        folder = self.live_folder()
+        if self._repairing is not None and self._repairing.is_alive():
+            return "the search index is being rebuilt"
+        if folder is None or not has_index(public_dir(folder)):
+            return "there is no search index yet"
+        if read_state(folder).get("schema") != SCHEMA_VERSION:
+            return "the search index was built by another version of Span"
+        if folder in self._damaged:
+            return f"the search index is damaged ({self._damaged[folder]})"
+        return None
+
     def _readable(self) -> Path:
         """The live folder, if it can be read; else start a repair and say so."""
         folder = self.live_folder()

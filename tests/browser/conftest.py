@@ -7,7 +7,6 @@ CI), where they fail instead.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +17,8 @@ from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
 from werkzeug.serving import make_server
 
-from kb.db import db
-from tests.conftest import make_app
+from tests.conftest import dispose, make_app
+from tests.databases import Template
 
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -60,21 +59,19 @@ class Live(NamedTuple):
     app: Flask
 
 
-def serve(catalogue_db: Path, tmp_path_factory) -> Iterator[Live]:
+def serve(catalogue_db: Template, tmp_path_factory) -> Iterator[Live]:
     """The seeded app on a loopback port, on its own copy of the catalogue database."""
     folder = tmp_path_factory.mktemp("live")
-    database = folder / "kb.sqlite"
-    shutil.copyfile(catalogue_db, database)
-    shutil.copytree(catalogue_db.parent / "search", folder / "search", symlinks=True)
-    app = make_app(folder, database)
+    url = catalogue_db.copy(folder / "instance")
+    app = make_app(folder / "instance", url)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Live(f"http://127.0.0.1:{server.server_port}", app)
     server.shutdown()
     thread.join(timeout=5)
-    with app.app_context():
-        db.engine.dispose()
+    dispose(app)
+    catalogue_db.drop(url)
 
 
 @pytest.fixture(scope="session")

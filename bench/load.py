@@ -1,0 +1,296 @@
+"""Load on the production server: ``make serve`` with 2 workers on loopback, SQLite or PostgreSQL.
+
+    .venv/bin/python bench/load.py                          # SQLite, the sample catalogue
+    .venv/bin/python bench/load.py --database postgresql    # a throwaway PostgreSQL cluster
+    .venv/bin/python bench/load.py --database postgresql://user@host/db   # an existing one
+
+Sets the site up as ``make serve`` does (``kb init`` with the sample catalogue, gunicorn with
+``gunicorn.conf.py``, ``KB_WORKERS=2``), then runs each scenario for ``--seconds`` with
+``--clients`` client processes, each on one keep-alive connection, one request at a time:
+a static file (the ceiling: no Python page code runs), the home page, a sector listing, an
+entry page, a search, and a read mix in which every tenth step is a save through the edit
+form by a signed-in editor. Prints requests per second, p50 and p99 in milliseconds, each
+scenario's throughput as a ratio of the static file's, and errors (any answer other than 200,
+or 302 for a save). Exits 1 if there was any error.
+
+The clients share the machine with the server, so the figures are for comparing pages with
+each other and with the ceiling measured in the same run, not absolute capacity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb.accounts.demo import DEMO_PASSWORD  # noqa: E402
+from kb.models import Entry, Organisation, Sector  # noqa: E402
+from tests.editor_support import Page  # noqa: E402
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+QUERIES = ["podcast", "social media", "flood warnings", "qr codes", "recruitment", "accessibility"]
+SCENARIOS = ["static file", "home", "sector listing", "entry page", "search", "read mix + saves"]
+
+
+class Visitor:
+    """One client: a keep-alive connection, cookies, and the answers it timed."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.connection: http.client.HTTPConnection | None = None
+        self.cookies: dict[str, str] = {}
+        self.times: list[float] = []
+        self.errors: list[str] = []
+
+    def request(self, method: str, path: str, form: dict | None = None, expect: int = 200):
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            pairs = form.items(multi=True) if hasattr(form, "getlist") else form.items()
+            body = urlencode(list(pairs)).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        try:
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as error:
+            self.errors.append(f"{method} {path}: {error!r}")
+            self._close()
+            return None
+        self.times.append(time.perf_counter() - started)
+        if response.getheader("Connection", "").lower() == "close":
+            self._close()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = header.split(";", 1)[0].partition("=")
+            self.cookies[name.strip()] = value.strip()
+        if response.status != expect:
+            self.errors.append(f"{method} {path}: {response.status}")
+            return None
+        return text
+
+    def _close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        self.connection = None
+
+    def sign_in(self, email: str) -> None:
+        page = self.request("GET", "/login")
+        token = CSRF.search(page).group(1)
+        form = {"csrf_token": token, "email": email, "password": DEMO_PASSWORD}
+        self.request("POST", "/login", form, expect=302)
+        self.times.clear()
+
+    def save(self, slug: str, number: int) -> None:
+        """The edit form as a browser submits it, with a new summary."""
+        page = self.request("GET", f"/entries/{slug}/edit")
+        if page is None:
+            return
+        form = Page(page).form("/edit")
+        form["action"] = "save"
+        form["summary"] = f"Load test save {number} of {slug}."[:200]
+        self.request("POST", f"/entries/{slug}/edit", form, expect=302)
+
+
+def _paths(site: dict, scenario: str, step: int) -> str:
+    if scenario == "static file":
+        return "/static/css/span.css"
+    if scenario == "home":
+        return "/"
+    if scenario == "sector listing":
+        return f"/sectors/{site['sector']}"
+    if scenario == "entry page":
+        return f"/entries/{site['entries'][step % len(site['entries'])]}"
+    query = QUERIES[step % len(QUERIES)]
+    return f"/search?{urlencode({'q': query})}"
+
+
+def _client(port: int, site: dict, scenario: str, seconds: float, number: int, results) -> None:
+    visitor = Visitor(port)
+    saves = 0
+    if scenario == "read mix + saves":
+        editor, own = site["editors"][number % len(site["editors"])]
+        visitor.sign_in(editor)
+    deadline = time.perf_counter() + seconds
+    step = number
+    while time.perf_counter() < deadline:
+        if scenario != "read mix + saves":
+            visitor.request("GET", _paths(site, scenario, step))
+        elif step % 10 == 9:
+            visitor.save(own[step % len(own)], step)
+            saves += 1
+        else:
+            kind = ["home", "sector listing", "entry page", "search"][step % 4]
+            visitor.request("GET", _paths(site, kind, step // 4))
+        step += 1
+    results.put((visitor.times, visitor.errors, saves))
+
+
+def run(port: int, site: dict, scenario: str, clients: int, seconds: float) -> dict:
+    """One scenario with ``clients`` processes at once; their timings pooled."""
+    results = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(target=_client, args=(port, site, scenario, seconds, n, results))
+        for n in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    times, errors, saves = [], [], 0
+    for _ in processes:
+        t, e, s = results.get(timeout=seconds + 120)
+        times += t
+        errors += e
+        saves += s
+    for process in processes:
+        process.join()
+    times.sort()
+    return {
+        "scenario": scenario,
+        "requests": len(times),
+        "rate": len(times) / seconds,
+        "p50": 1000 * statistics.median(times) if times else 0.0,
+        "p99": 1000 * times[min(len(times) - 1, int(0.99 * len(times)))] if times else 0.0,
+        "errors": errors,
+        "saves": saves,
+    }
+
+
+def _site(url: str) -> dict:
+    """What the clients ask for: a sector, entries, and editors with their own entries."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Organisation.slug, Entry.slug, Sector.slug)
+            .join(Entry, Entry.organisation_id == Organisation.id)
+            .join(Sector, Sector.id == Organisation.sector_id)
+            .where(Entry.status == "published")
+            .order_by(Organisation.slug, Entry.id)
+        ).all()
+    engine.dispose()
+    by_org: dict[str, list[str]] = {}
+    sectors: dict[str, int] = {}
+    for org, entry, sector in rows:
+        by_org.setdefault(org, []).append(entry)
+        sectors[sector] = sectors.get(sector, 0) + 1
+    return {
+        "sector": max(sectors, key=sectors.get),
+        "entries": [entry for _, entry, _ in rows],
+        "editors": [(f"editor@{org}.example", entries[:3]) for org, entries in by_org.items()],
+    }
+
+
+def _serve(url: str, folder: Path, port: int) -> subprocess.Popen:
+    """``make serve WORKERS=2`` in ``folder``: kb init, then gunicorn."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("KB_")},
+        "KB_DATABASE_URL": url,
+        "KB_INSTANCE_PATH": str(folder),
+        "KB_SECRET_KEY": "load-test-secret",
+        "KB_SECURE_COOKIES": "0",  # plain HTTP on loopback
+        "KB_BIND": f"127.0.0.1:{port}",
+        "KB_WORKERS": "2",
+    }
+    bin_dir = Path(sys.executable).parent
+    subprocess.run([bin_dir / "kb", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 (closed with the process)
+    server = subprocess.Popen(
+        [bin_dir / "gunicorn", "--config", "gunicorn.conf.py", "kb:create_app()"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit((folder / "server.log").read_text()[-3000:])
+        try:
+            if Visitor(port).request("GET", "/healthz") is not None:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database", default="sqlite", help="sqlite, postgresql (a throwaway cluster) or a URL"
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="per scenario")
+    parser.add_argument("--clients", type=int, default=4, help="client processes at once")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="span-load-"))
+    cluster = None
+    if args.database == "sqlite":
+        url = f"sqlite:///{folder / 'kb.sqlite'}"
+    elif args.database == "postgresql":
+        from tests import postgres
+
+        binaries = postgres.server_binaries()
+        if binaries is None:
+            raise SystemExit("PostgreSQL server binaries not found (/usr/lib/postgresql/*/bin)")
+        cluster = postgres.Cluster(binaries).start()
+        url = cluster.create_database("load")
+    else:
+        url = args.database
+    port = _free_port()
+    server = _serve(url, folder, port)
+    try:
+        site = _site(url)
+        for scenario in SCENARIOS[1:5]:  # warm up every worker, its connections and searchers
+            run(port, site, scenario, args.clients, 1)
+        print(f"{_describe(url)}, gunicorn 2 workers, {args.clients} clients, "
+              f"{args.seconds:g} s per scenario")  # fmt: skip
+        print(f"{'scenario':<18} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'x static':>9} {'errors':>6}")  # fmt: skip
+        ceiling, failed = None, 0
+        for scenario in SCENARIOS:
+            result = run(port, site, scenario, args.clients, args.seconds)
+            ceiling = ceiling or result["rate"]
+            failed += len(result["errors"])
+            saves = f"  ({result['saves']} saves)" if result["saves"] else ""
+            ratio = result["rate"] / ceiling
+            print(f"{scenario:<18} {result['requests']:>8} {result['rate']:>8.1f} "
+                  f"{result['p50']:>8.1f} {result['p99']:>8.1f} "
+                  f"{ratio:>9.2f} {len(result['errors']):>6}{saves}")  # fmt: skip
+            for error in result["errors"][:5]:
+                print(f"    {error}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        if cluster is not None:
+            cluster.stop()
+    return 1 if failed else 0
+
+
+def _describe(url: str) -> str:
+    return "SQLite" if url.startswith("sqlite") else "PostgreSQL"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
