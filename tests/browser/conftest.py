@@ -84,6 +84,26 @@ def live_server(catalogue_db, tmp_path_factory) -> Iterator[str]:
 AXE = Axe()
 
 
+@pytest.fixture
+def open_page(browser):
+    """Opens pages at a given viewport, each in a context of its own, closed after the test."""
+    contexts = []
+
+    def opener(viewport: dict):
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        return context.new_page()
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def box(page, selector: str) -> dict:
+    """Where the first element matching ``selector`` is drawn."""
+    return page.locator(selector).first.bounding_box()
+
+
 def axe_violations(page) -> list[str]:
     """axe-core's violations on the page, each described with rule, impact and targets."""
     found = []

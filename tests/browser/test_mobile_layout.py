@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Live, serve, tab_through, violations_at_every_width
+from tests.browser.conftest import Live, box, serve, tab_through, violations_at_every_width
 
 PHONE = {"width": 375, "height": 667}  # a small phone's first screen
 DESKTOP = {"width": 1280, "height": 800}
@@ -29,30 +29,12 @@ def live(catalogue_db, tmp_path_factory) -> Iterator[Live]:
     yield from serve(catalogue_db, tmp_path_factory)
 
 
-@pytest.fixture
-def open_page(browser):
-    contexts = []
-
-    def opener(viewport: dict):
-        context = browser.new_context(viewport=viewport)
-        contexts.append(context)
-        return context.new_page()
-
-    yield opener
-    for context in contexts:
-        context.close()
-
-
-def _box(page, selector: str) -> dict:
-    return page.locator(selector).first.bounding_box()
-
-
 @pytest.mark.parametrize("name", ["search", "sector page"])
 def test_first_result_is_on_the_first_screen_of_a_phone(open_page, live, name):
     page = open_page(PHONE)
     page.goto(live.url + LISTINGS[name])
-    header = _box(page, "header.site-header")
-    title = _box(page, ".entry-card-title")
+    header = box(page, "header.site-header")
+    title = box(page, ".entry-card-title")
     assert title["y"] >= header["y"] + header["height"], "the first result is under the header"
     assert title["y"] + title["height"] <= PHONE["height"], f"first result's title at {title}"
 
@@ -60,7 +42,7 @@ def test_first_result_is_on_the_first_screen_of_a_phone(open_page, live, name):
 def test_header_and_sample_notice_are_compact_on_a_phone(open_page, live):
     page = open_page(PHONE)
     page.goto(live.url + "/sectors/police")
-    header = _box(page, "header.site-header")
+    header = box(page, "header.site-header")
     assert header["height"] <= 200, f"header and notice take {header['height']}px"
     expect(page.locator(".sample-notice")).to_contain_text("Sample content.")
     expect(page.get_by_role("navigation", name="Main")).to_be_hidden()
@@ -95,12 +77,12 @@ def test_filters_fold_behind_a_count_on_a_phone(open_page, live, name, chosen):
     expect(toggle).to_have_text(f"Filter ({chosen} selected)" if chosen else "Filter")
     apply = page.get_by_role("button", name="Apply filters")
     expect(apply).to_be_hidden()
-    results = _box(page, ".results")
-    assert _box(page, ".filters-disclosure")["y"] < results["y"], "the toggle is above"
+    results = box(page, ".results")
+    assert box(page, ".filters-disclosure")["y"] < results["y"], "the toggle is above"
     toggle.focus()
     page.keyboard.press("Enter")  # a <details>: no script involved
     expect(apply).to_be_visible()
-    assert _box(page, ".filters")["y"] < _box(page, ".results")["y"]
+    assert box(page, ".filters")["y"] < box(page, ".results")["y"]
 
 
 @pytest.mark.parametrize("name", list(LISTINGS))
@@ -109,7 +91,7 @@ def test_filters_stand_beside_the_results_on_a_desktop(open_page, live, name):
     page.goto(live.url + LISTINGS[name])
     expect(page.locator("summary.filters-toggle")).to_be_hidden()
     expect(page.get_by_role("button", name="Apply filters")).to_be_visible()
-    filters, results = _box(page, "form.filters"), _box(page, ".results")
+    filters, results = box(page, "form.filters"), box(page, ".results")
     assert filters["x"] + filters["width"] <= results["x"], "filters to the left of the results"
     assert abs(filters["y"] - results["y"]) < 5, "and level with them"
 

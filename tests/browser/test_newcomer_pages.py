@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Live, serve, tab_through, violations_at_every_width
+from tests.browser.conftest import Live, box, serve, tab_through, violations_at_every_width
 
 PHONE = {"width": 375, "height": 667}
 DESKTOP = {"width": 1280, "height": 800}
@@ -57,24 +57,6 @@ def live(catalogue_db, tmp_path_factory) -> Iterator[Live]:
     yield from serve(catalogue_db, tmp_path_factory)
 
 
-@pytest.fixture
-def open_page(browser):
-    contexts = []
-
-    def opener(viewport: dict):
-        context = browser.new_context(viewport=viewport)
-        contexts.append(context)
-        return context.new_page()
-
-    yield opener
-    for context in contexts:
-        context.close()
-
-
-def _box(page, selector: str) -> dict:
-    return page.locator(selector).first.bounding_box()
-
-
 @pytest.mark.parametrize("url", [COPY, ORIGINAL], ids=["copy", "original"])
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_lineage_line_is_on_the_first_screen(open_page, live, url, viewport):
@@ -82,10 +64,10 @@ def test_the_lineage_line_is_on_the_first_screen(open_page, live, url, viewport)
     page.goto(live.url + url)
     line = page.locator("header.entry-header .lineage-line")
     expect(line).to_be_visible()
-    box = line.bounding_box()
-    assert box["y"] + box["height"] <= viewport["height"], f"the lineage line at {box}"
-    title = _box(page, "h1")
-    assert box["y"] > title["y"], "under the title"
+    drawn = line.bounding_box()
+    assert drawn["y"] + drawn["height"] <= viewport["height"], f"the lineage line at {drawn}"
+    title = box(page, "h1")
+    assert drawn["y"] > title["y"], "under the title"
 
 
 def test_the_first_card_of_a_filtered_sector_page_is_on_a_phones_first_screen(open_page, live):
