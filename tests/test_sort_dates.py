@@ -97,21 +97,35 @@ def test_a_draft_has_no_publication_date_until_it_is_published(catalogue_app):
         assert entry.published_at == now
 
 
+def _one_organisation(connection) -> None:
+    connection.execute(text(
+        "INSERT INTO sectors (id, slug, name, description, position) VALUES"
+        " (1, 'police', 'Police', '', 1)"
+    ))  # fmt: skip
+    connection.execute(text(
+        "INSERT INTO organisations (id, slug, name, name_key, sector_id, region, website,"
+        " contact, description, is_sample, created_at) VALUES (1, 'org', 'Org', 'org', 1,"
+        " '', '', '', '', false, '2024-01-01 10:00:00.000000')"
+    ))  # fmt: skip
+
+
+def _one_entry(connection) -> None:
+    _one_organisation(connection)
+    connection.execute(text(
+        "INSERT INTO entries (id, slug, kind, title, summary, organisation_id, origin_sector_id,"
+        " licence, status, created_at, updated_at, current_revision_number, open_to_any_member)"
+        " VALUES (1, 'e1', 'guidance', 'T', 'S', 1, 1, 'OGL-UK-3.0', 'published',"
+        " '2024-01-01 10:00:00.000000', '2024-01-01 10:00:00.000000', 2, false)"
+    ))  # fmt: skip
+
+
 def test_the_migration_backfills_public_entries_from_their_creation(tmp_path):
     app = make_app(tmp_path, tmp_path / "old.sqlite")
     with app.app_context(), db.engine.begin() as connection:
         config = alembic_config()
         config.attributes["connection"] = connection
         alembic.upgrade(config, "0009")
-        connection.execute(text(
-            "INSERT INTO sectors (id, slug, name, description, position) VALUES"
-            " (1, 'police', 'Police', '', 1)"
-        ))  # fmt: skip
-        connection.execute(text(
-            "INSERT INTO organisations (id, slug, name, name_key, sector_id, region, website,"
-            " contact, description, is_sample, created_at) VALUES (1, 'org', 'Org', 'org', 1,"
-            " '', '', '', '', false, '2024-01-01 10:00:00.000000')"
-        ))  # fmt: skip
+        _one_organisation(connection)
         for number, status in enumerate(["published", "archived", "draft"], start=1):
             connection.execute(
                 text(
@@ -130,3 +144,31 @@ def test_the_migration_backfills_public_entries_from_their_creation(tmp_path):
     assert str(found["e1"]).startswith("2024-01-01")
     assert str(found["e2"]).startswith("2024-02-01")
     assert found["e3"] is None
+
+
+def test_the_migration_puts_tables_saved_earlier_in_a_scroll_region(tmp_path):
+    """Stored HTML from before tables had their region is rendered again; other HTML is not."""
+    app = make_app(tmp_path, tmp_path / "old.sqlite")
+    table = "| a | b |\n|---|---|\n| 1 | 2 |\n"
+    with app.app_context(), db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        alembic.upgrade(config, "0010")
+        _one_entry(connection)
+        for number, (body, html) in enumerate(
+            [(table, "<table><tr><td>1</td></tr></table>"), ("Plain.", "<p>Kept as stored.</p>")],
+            start=1,
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO revisions (id, entry_id, number, title, summary, body, body_html,"
+                    " created_at, edit_summary) VALUES (:id, 1, :id, 'T', 'S', :body, :html,"
+                    " '2024-01-01 10:00:00.000000', '')"
+                ),
+                {"id": number, "body": body, "html": html},
+            )
+        alembic.upgrade(config, "head")
+        stored = dict(connection.execute(text("SELECT id, body_html FROM revisions")).all())
+    assert 'class="table-scroll" role="region" tabindex="0"' in stored[1]
+    assert "<th>a</th>" in stored[1]
+    assert stored[2] == "<p>Kept as stored.</p>"
