@@ -24,6 +24,13 @@ FACET_LABELS = {
 # it; the "origin" facet tells them apart.
 FROM_THIS_SECTOR, ALSO_RELEVANT = "this-sector", "also-relevant"
 ORIGINS = {FROM_THIS_SECTOR: "From this sector", ALSO_RELEVANT: "Also relevant"}
+# The facets each kind of listing page offers (its feed reads the same filters).
+LISTING_FACETS = {
+    "sector": ("origin", "channel", "topic", "kind"),
+    "channel": ("sector", "topic", "kind"),
+    "topic": ("sector", "channel", "kind"),
+    "organisation": ("channel", "topic", "kind"),
+}
 SORT_LABELS = {
     "relevance": "Relevance",
     "newest": "Newest first",

@@ -17,13 +17,10 @@ from kb.entries.queries import (
 )
 from kb.entries.queries import sector_channel_grid as grid_counts
 from kb.models import Channel, Sector, Topic
+from kb.vocabulary import LISTING_FACETS
 
 # For each kind of listing: the model it is scoped to and the facets it offers.
-SCOPES = {
-    "sector": (Sector, ("origin", "channel", "topic", "kind")),
-    "channel": (Channel, ("sector", "topic", "kind")),
-    "topic": (Topic, ("sector", "channel", "kind")),
-}
+SCOPES = {"sector": Sector, "channel": Channel, "topic": Topic}
 
 
 def _all(model):
@@ -52,13 +49,13 @@ def about():
 
 
 def _index(scope: str):
-    model = SCOPES[scope][0]
+    model = SCOPES[scope]
     counts = facet_counts(db.session, EntryFilter(), scope)
     return render_template("browse/index.html", scope=scope, terms=_all(model), counts=counts)
 
 
 def _listing(scope: str, slug: str):
-    model, facets = SCOPES[scope]
+    model, facets = SCOPES[scope], LISTING_FACETS[scope]
     term = db.session.scalar(select(model).where(model.slug == slug))
     if term is None:
         abort(404)

@@ -26,13 +26,11 @@ from kb.search import get_index, get_synonyms
 from kb.search.matching import saved_query
 from kb.search.service import search
 from kb.search.views import parse_request
+from kb.vocabulary import LISTING_FACETS
 
 ITEMS = 50
 SCOPES = {"sectors": (Sector, "sector"), "channels": (Channel, "channel"),
           "topics": (Topic, "topic")}  # fmt: skip
-FACETS = {"sector": ("origin", "channel", "topic", "kind"), "channel": ("sector", "topic", "kind"),
-          "topic": ("sector", "channel", "kind")}  # fmt: skip
-ORG_FACETS = ("channel", "topic", "kind")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -110,15 +108,16 @@ def listing(scope: str, slug: str):
         term = db.session.scalar(select(Organisation).where(Organisation.slug == slug[:200]))
         if term is None:
             abort(404)
-        base, facets, page = EntryFilter(organisation_id=term.id), ORG_FACETS, "orgs.show"
+        base, kind, page = EntryFilter(organisation_id=term.id), "organisation", "orgs.show"
     elif scope in SCOPES:
         model, name = SCOPES[scope]
         term = db.session.scalar(select(model).where(model.slug == slug[:200]))
         if term is None:
             abort(404)
-        base, facets, page = EntryFilter(**{name: (term.id,)}), FACETS[name], f"browse.{name}"
+        base, kind, page = EntryFilter(**{name: (term.id,)}), name, f"browse.{name}"
     else:
         abort(404)
+    facets = LISTING_FACETS[kind]
     results = load_listing(db.session, _newest(request.args), base, facets, per_page=ITEMS)
     page_url = url_for(page, slug=term.slug, _external=True)
     return _entries_feed(term.name, page_url, list(results.page.items))

@@ -11,6 +11,7 @@ from kb.entries.queries import EntryFilter, entries_per_organisation
 from kb.models import Organisation, Sector
 from kb.orgs import bp, names
 from kb.orgs.lookup import load_organisation
+from kb.vocabulary import LISTING_FACETS
 
 
 @bp.get("")
@@ -29,7 +30,7 @@ def show(slug: str):
         db.session,
         request.args,
         EntryFilter(organisation_id=organisation.id),
-        ("channel", "topic", "kind"),
+        LISTING_FACETS["organisation"],
         per_page=current_app.config["ENTRIES_PER_PAGE"],
     )
     former = names.former_names(db.session, organisation, utcnow())
