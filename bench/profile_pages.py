@@ -1,0 +1,88 @@
+"""Where a page's time goes: cProfile over the pages ``bench/load.py`` measures.
+
+    .venv/bin/python bench/profile_pages.py                  # every page, 200 requests each
+    .venv/bin/python bench/profile_pages.py --page entry --requests 500 --top 30
+
+Sets up the sample catalogue as ``kb init`` does, in a temporary folder, then requests each
+page through Flask's test client as an anonymous reader (``--signed-in`` for a member) and
+prints the mean milliseconds per request and the functions with the most time of their own
+and in total. Run it before changing a page's code and after, one right after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kb import create_app  # noqa: E402
+from kb.db import db  # noqa: E402
+from kb.models import Entry, Sector  # noqa: E402
+
+PAGES = ("home", "listing", "entry", "search")
+QUERIES = ("podcast", "social media", "flood warnings", "qr codes", "recruitment", "accessibility")
+
+
+def _paths(app) -> dict[str, list[str]]:
+    with app.app_context():
+        entries = db.session.scalars(
+            select(Entry.slug).where(Entry.status == "published").order_by(Entry.id)
+        ).all()
+        sector = db.session.scalars(select(Sector.slug).order_by(Sector.position)).first()
+    return {
+        "home": ["/"],
+        "listing": [f"/sectors/{sector}"],
+        "entry": [f"/entries/{slug}" for slug in entries],
+        "search": [f"/search?q={q.replace(' ', '+')}" for q in QUERIES],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--page", choices=PAGES, action="append", help="default: all of them")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--signed-in", action="store_true", help="as the demo editor")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="span-profile-"))
+    app = create_app({
+        "SECRET_KEY": "profile", "DATABASE_URL": f"sqlite:///{folder / 'kb.sqlite'}",
+        "SEARCH_INDEX_DIR": str(folder / "search"), "WTF_CSRF_ENABLED": False,
+    })  # fmt: skip
+    result = app.test_cli_runner().invoke(args=["init"])
+    assert result.exit_code == 0, result.output
+    paths = _paths(app)
+    client = app.test_client()
+    if args.signed_in:
+        from kb.accounts.demo import DEMO_PASSWORD
+
+        client.post("/login", data={"email": "editor@demo.example", "password": DEMO_PASSWORD})
+    for page in args.page or PAGES:
+        urls = paths[page]
+        for url in urls[:10]:  # warm the caches and searchers
+            assert client.get(url).status_code == 200, url
+        profiler = cProfile.Profile()
+        started = time.perf_counter()
+        for n in range(args.requests):
+            url = urls[n % len(urls)]
+            response = profiler.runcall(client.get, url)
+            assert response.status_code == 200, (url, response.status_code)
+        elapsed = (time.perf_counter() - started) * 1000 / args.requests
+        print(f"\n=== {page}: {elapsed:.2f} ms per request (under cProfile)")
+        stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats("cumulative").print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()
