@@ -20,7 +20,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(kb_config.load(instance, test_config))
     kb_config.finalise(app)
 
-    from kb import errors, follows, notifications, request_ids, search, security, templating
+    from kb import (
+        caching,
+        errors,
+        follows,
+        notifications,
+        request_ids,
+        search,
+        security,
+        templating,
+    )
     from kb.accounts import sessions
     from kb.db import db
 
@@ -31,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     follows.init_app(app)
     sessions.init_app(app)
     security.init_app(app)
+    caching.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
 

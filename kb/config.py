@@ -81,6 +81,14 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "MAIL_POLL_SECONDS": 30,
         # How long a sender may take over a message before another may try it.
         "MAIL_CLAIM_SECONDS": 120,
+        # Public pages for anonymous readers (kb/caching/): how long a browser or proxy may
+        # keep one without asking again; rendered pages shared by the workers, on disk
+        # (default: beside the search index), at most this many per catalogue version.
+        "PAGE_CACHE": True,
+        "PAGE_CACHE_SECONDS": 60,
+        "PAGE_CACHE_DIR": None,
+        "PAGE_CACHE_MAX_PAGES": 5000,
+        "PAGE_CACHE_MAX_PAGE_BYTES": 1024 * 1024,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():
@@ -93,6 +101,7 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "KB_SITE_URL": "SITE_URL",
         "KB_MAIL_URL": "MAIL_URL",
         "KB_MAIL_FROM": "MAIL_FROM",
+        "KB_PAGE_CACHE_DIR": "PAGE_CACHE_DIR",
     }
     for var, key in env.items():
         if os.environ.get(var):
@@ -105,6 +114,8 @@ def load(instance: Path, test_config: dict | None) -> dict:
         config["SECURE_COOKIES"] = os.environ["KB_SECURE_COOKIES"] == "1"
     if os.environ.get("KB_REQUEST_LOG") in {"0", "1"}:
         config["REQUEST_LOG"] = os.environ["KB_REQUEST_LOG"] == "1"
+    if os.environ.get("KB_PAGE_CACHE") in {"0", "1"}:
+        config["PAGE_CACHE"] = os.environ["KB_PAGE_CACHE"] == "1"
     if os.environ.get("KB_HEALTH_MAX_INDEX_LAG", "").isdigit():
         config["HEALTH_MAX_INDEX_LAG_SECONDS"] = int(os.environ["KB_HEALTH_MAX_INDEX_LAG"])
     config.update(test_config or {})
@@ -136,6 +147,8 @@ def finalise(app) -> None:
     app.config["SESSION_COOKIE_SECURE"] = secure
     app.config["REMEMBER_COOKIE_SECURE"] = secure
     app.config["IMAGE_HOSTS"] = image_hosts(app.config["IMAGE_HOSTS"])
+    if not app.config["PAGE_CACHE_DIR"]:
+        app.config["PAGE_CACHE_DIR"] = str(Path(app.config["SEARCH_INDEX_DIR"]).parent / "pages")
     if app.config["REMEMBER_DAYS"] > 30:
         raise UnsafeConfigError("REMEMBER_DAYS may be at most 30.")
     if app.config["TRUSTED_PROXIES"]:

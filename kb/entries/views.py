@@ -10,20 +10,24 @@ from kb.entries import bp
 from kb.entries.content import prompts_left, prompts_message
 from kb.entries.lookup import load_entry
 from kb.entries.panels import build_panels
+from kb.entries.related import related_entries
 from kb.licences import LICENCES, attribution
 from kb.models import Entry, Status
 from kb.search import SearchUnavailable, get_index
-from kb.search.similar import related_across_sectors
 
 
 def _related(entry: Entry) -> list[Entry]:
     if entry.status != Status.PUBLISHED.value:
         return []
     try:
-        return related_across_sectors(get_index(), db.session, entry)
+        related = related_entries(get_index(), db.session, entry)
+        db.session.commit()  # a list worked out again is kept (nothing else was written)
+        return related
     except SearchUnavailable:
+        db.session.rollback()
         return []  # search is catching up; the page is complete without suggestions
     except Exception:  # the entry matters more than its suggestions
+        db.session.rollback()
         current_app.logger.exception("Related entries failed for %s", entry.slug)
         return []
 

@@ -1,6 +1,7 @@
 """All models, importable from one place so Alembic and the app see the same metadata."""
 
 from kb.models.borrowing import NOTE_MAX, Adoption, Borrow, BorrowRequest, BorrowRequestStatus
+from kb.models.catalogue import CATALOGUE_ROW, CatalogueState, RelatedEntries
 from kb.models.entry import (
     LICENCE_CODES,
     PUBLIC_STATUSES,
@@ -38,6 +39,9 @@ from kb.models.user import (
 )
 
 __all__ = [
+    "CATALOGUE_ROW",
+    "CatalogueState",
+    "RelatedEntries",
     "EmailFrequency",
     "Event",
     "Follow",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kb.db import Base, UTCDateTime, utcnow
@@ -27,7 +27,10 @@ class SearchChange(Base):
     """
 
     __tablename__ = "search_changes"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        Index("ix_search_changes_entry_id", "entry_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(Integer)  # no foreign key: deletions are changes too

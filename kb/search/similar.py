@@ -75,11 +75,12 @@ def similar_to_text(
     return found
 
 
-def related_across_sectors(
-    index: SearchIndex, session: Session, entry: Entry, *, limit: int = 5
-) -> list[Entry]:
-    """Published entries like ``entry`` that come from other sectors."""
+def related_ids(index: SearchIndex, entry: Entry, *, limit: int = 5) -> tuple[list[int], int]:
+    """The ids of up to ``limit`` public entries like ``entry`` from other sectors, best
+    first, and the change-log id the index had applied before it was asked (so a change
+    applied meanwhile counts as newer than the answer)."""
     origin = entry.origin_sector.slug
+    applied = index.applied()
 
     def matching(snapshot) -> list[int]:
         searcher = snapshot.searcher
@@ -96,12 +97,4 @@ def related_across_sectors(
             allowed.discard(docnum)
         return [int(hit["id"]) for hit in searcher.search(built, filter=allowed, limit=limit)]
 
-    ids = index.read(matching)
-    entries = load_entries(session, ids)
-    return [
-        entries[i]
-        for i in ids
-        if i in entries
-        and entries[i].status == Status.PUBLISHED.value
-        and entries[i].id != entry.id
-    ]
+    return [i for i in index.read(matching) if i != entry.id], applied
