@@ -68,7 +68,6 @@ def main() -> None:
     client = app.test_client()
     if args.signed_in:
         from kb.accounts.demo import DEMO_PASSWORD
-
         from kb.models import User
 
         with app.app_context():
