@@ -3,6 +3,7 @@
     .venv/bin/python bench/load.py                          # SQLite, the sample catalogue
     .venv/bin/python bench/load.py --database postgresql    # a throwaway PostgreSQL cluster
     .venv/bin/python bench/load.py --database postgresql://user@host/db   # an existing one
+    .venv/bin/python bench/load.py --entries 10000          # a synthetic catalogue instead
 
 Sets the site up as ``make serve`` does (``kb init`` with the sample catalogue, gunicorn with
 ``gunicorn.conf.py``, ``KB_WORKERS=2``), then runs each scenario for ``--seconds`` with
@@ -13,6 +14,12 @@ form by a signed-in editor. Prints requests per second, p50 and p99 in milliseco
 scenario's throughput as a ratio of the static file's, and errors (any answer other than 200,
 or 302 for a save). Exits 1 if there was any error.
 
+Readers are anonymous, as most are (no cookies), so public pages may come from the shared page
+cache; ``--no-page-cache`` turns it off to measure the pages' own code. Entry pages are chosen
+the way readers choose them, a few often and most rarely (Zipf over the catalogue); every
+search is a different query (two words from a list), so searches measure searching, not the
+cache. The read mix is signed in, so none of it is cached.
+
 The clients share the machine with the server, so the figures are for comparing pages with
 each other and with the ceiling measured in the same run, not absolute capacity.
 """
@@ -21,8 +28,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import multiprocessing
 import os
+import random
 import re
 import signal
 import statistics
@@ -39,11 +48,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kb.accounts.demo import DEMO_PASSWORD  # noqa: E402
-from kb.models import Entry, Organisation, Sector  # noqa: E402
+from kb.db import utcnow  # noqa: E402
+from kb.models import Entry, Organisation, Sector, User  # noqa: E402
 from tests.editor_support import Page  # noqa: E402
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-QUERIES = ["podcast", "social media", "flood warnings", "qr codes", "recruitment", "accessibility"]
+WORDS = (  # noqa: SIM905 - easier to read and change as a sentence
+    "podcast social media flood warnings qr codes recruitment accessibility police council "
+    "health fire staff guidance twitter facebook video emergency campaign community young "
+    "people volunteers evaluation policy training engagement alerts winter weather missing "
+    "road safety mental wellbeing vaccination school housing library events survey"
+).split()
 SCENARIOS = ["static file", "home", "sector listing", "entry page", "search", "read mix + saves"]
 
 
@@ -117,19 +132,24 @@ def _paths(site: dict, scenario: str, step: int) -> str:
     if scenario == "sector listing":
         return f"/sectors/{site['sector']}"
     if scenario == "entry page":
-        return f"/entries/{site['entries'][step % len(site['entries'])]}"
-    query = QUERIES[step % len(QUERIES)]
+        return f"/entries/{site['rng'].choices(site['entries'], cum_weights=site['zipf'])[0]}"
+    first, second = divmod(step, len(WORDS))  # a different pair of words each time
+    query = f"{WORDS[first % len(WORDS)]} {WORDS[second]}"
     return f"/search?{urlencode({'q': query})}"
 
 
-def _client(port: int, site: dict, scenario: str, seconds: float, number: int, results) -> None:
+def _client(port, site: dict, scenario: str, seconds: float, number: int, start: int, results):
     visitor = Visitor(port)
+    site = {**site, "rng": random.Random(number)}
+    site["zipf"] = list(
+        itertools.accumulate(1 / rank for rank in range(1, len(site["entries"]) + 1))
+    )
     saves = 0
     if scenario == "read mix + saves":
         editor, own = site["editors"][number % len(site["editors"])]
         visitor.sign_in(editor)
     deadline = time.perf_counter() + seconds
-    step = number
+    step = start + number * 997  # clients ask for different things
     while time.perf_counter() < deadline:
         if scenario != "read mix + saves":
             visitor.request("GET", _paths(site, scenario, step))
@@ -143,11 +163,13 @@ def _client(port: int, site: dict, scenario: str, seconds: float, number: int, r
     results.put((visitor.times, visitor.errors, saves))
 
 
-def run(port: int, site: dict, scenario: str, clients: int, seconds: float) -> dict:
+def run(port: int, site: dict, scenario: str, clients: int, seconds: float, start=0) -> dict:
     """One scenario with ``clients`` processes at once; their timings pooled."""
     results = multiprocessing.Queue()
     processes = [
-        multiprocessing.Process(target=_client, args=(port, site, scenario, seconds, n, results))
+        multiprocessing.Process(
+            target=_client, args=(port, site, scenario, seconds, n, start, results)
+        )
         for n in range(clients)
     ]
     for process in processes:
@@ -183,6 +205,13 @@ def _site(url: str) -> dict:
             .where(Entry.status == "published")
             .order_by(Organisation.slug, Entry.id)
         ).all()
+        editors = dict(
+            connection.execute(
+                select(Organisation.slug, User.email)
+                .join(User, User.organisation_id == Organisation.id)
+                .where(User.role == "editor")
+            ).all()
+        )
     engine.dispose()
     by_org: dict[str, list[str]] = {}
     sectors: dict[str, int] = {}
@@ -192,11 +221,37 @@ def _site(url: str) -> dict:
     return {
         "sector": max(sectors, key=sectors.get),
         "entries": [entry for _, entry, _ in rows],
-        "editors": [(f"editor@{org}.example", entries[:3]) for org, entries in by_org.items()],
+        "editors": [
+            (editors[org], entries[:3]) for org, entries in by_org.items() if org in editors
+        ],
     }
 
 
-def _serve(url: str, folder: Path, port: int) -> subprocess.Popen:
+def _synthetic(url: str, folder: Path, entries: int) -> None:
+    """A catalogue of ``entries`` synthetic entries, and an editor in each of four organisations
+    (for the read mix), before ``kb init`` indexes it."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from synthetic import build_catalogue
+
+    from kb import create_app
+    from kb.accounts.passwords import hash_password
+    from kb.cli import upgrade_database
+    from kb.db import db
+
+    app = create_app({"SECRET_KEY": "load", "DATABASE_URL": url, "TESTING": True,
+                      "SEARCH_INDEX_DIR": str(folder / "search")})  # fmt: skip
+    with app.app_context():
+        upgrade_database()
+        build_catalogue(db.session, entries)
+        for org in db.session.scalars(select(Organisation).order_by(Organisation.id).limit(4)):
+            db.session.add(User(email=f"editor@{org.slug}.example", display_name="Load editor",
+                                organisation=org, role="editor", approved_at=utcnow(),
+                                password_hash=hash_password(DEMO_PASSWORD)))  # fmt: skip
+        db.session.commit()
+        db.engine.dispose()
+
+
+def _serve(url: str, folder: Path, port: int, page_cache: bool = True) -> subprocess.Popen:
     """``make serve WORKERS=2`` in ``folder``: kb init, then gunicorn."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KB_")},
@@ -206,6 +261,7 @@ def _serve(url: str, folder: Path, port: int) -> subprocess.Popen:
         "KB_SECURE_COOKIES": "0",  # plain HTTP on loopback
         "KB_BIND": f"127.0.0.1:{port}",
         "KB_WORKERS": "2",
+        "KB_PAGE_CACHE": "1" if page_cache else "0",
     }
     bin_dir = Path(sys.executable).parent
     subprocess.run([bin_dir / "kb", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -233,7 +289,9 @@ def main() -> int:
         "--database", default="sqlite", help="sqlite, postgresql (a throwaway cluster) or a URL"
     )
     parser.add_argument("--seconds", type=float, default=10, help="per scenario")
-    parser.add_argument("--clients", type=int, default=4, help="client processes at once")
+    parser.add_argument("--clients", type=int, default=8, help="client processes at once")
+    parser.add_argument("--entries", type=int, default=0, help="a synthetic catalogue this big")
+    parser.add_argument("--no-page-cache", action="store_true", help="render every page")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="span-load-"))
@@ -251,13 +309,17 @@ def main() -> int:
     else:
         url = args.database
     port = _free_port()
-    server = _serve(url, folder, port)
+    if args.entries:
+        _synthetic(url, folder, args.entries)
+    server = _serve(url, folder, port, page_cache=not args.no_page_cache)
     try:
         site = _site(url)
         for scenario in SCENARIOS[1:5]:  # warm up every worker, its connections and searchers
-            run(port, site, scenario, args.clients, 1)
-        print(f"{_describe(url)}, gunicorn 2 workers, {args.clients} clients, "
-              f"{args.seconds:g} s per scenario")  # fmt: skip
+            run(port, site, scenario, args.clients, 1, start=len(WORDS) ** 2 // 2)
+        catalogue = f"{args.entries:,} synthetic entries" if args.entries else "sample catalogue"
+        cache = "page cache off" if args.no_page_cache else "page cache on"
+        print(f"{_describe(url)}, {catalogue}, {cache}, gunicorn 2 workers, "
+              f"{args.clients} clients, {args.seconds:g} s per scenario")  # fmt: skip
         print(f"{'scenario':<18} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'x static':>9} {'errors':>6}")  # fmt: skip
         ceiling, failed = None, 0
