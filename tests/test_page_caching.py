@@ -180,3 +180,18 @@ def test_search_pages_are_not_stored_while_the_index_lags(catalogue_app, store, 
 def get_index_folder(app) -> Path:
     with app.app_context():
         return get_index().live_folder()
+
+
+def test_a_save_behind_the_unit_of_work_moves_the_version_for_public_entries_only(
+    catalogue_app, store, org, published, editor
+):
+    make_entry(store, org, slug="a-draft", status="draft")
+    store.commit()
+    start = version(catalogue_app)
+    # Only "open to any member" changes: the editor's conditional UPDATE, nothing else.
+    edit(catalogue_app, editor, "a-draft", open_to_any_member="y")
+    assert version(catalogue_app) == start
+    edit(catalogue_app, editor, "cached-entry", open_to_any_member="y")
+    assert version(catalogue_app) == start + 1
+    page = catalogue_app.test_client().get("/entries/cached-entry")
+    assert "any member" in page.text

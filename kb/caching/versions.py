@@ -137,21 +137,29 @@ def _entries_left_public(session: Session) -> bool:
     return any(status != DRAFT for status in statuses)
 
 
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    if session.in_nested_transaction():
+def _decide(session: Session) -> None:
+    # Before the search log's hook, which forgets which entries changed as it writes them.
+    if session.in_nested_transaction() or not session.info.pop(_CHECK_ENTRIES, False):
         return
     session.flush()
-    checking = session.info.pop(_CHECK_ENTRIES, False)
-    if checking and not session.info.get(_CHANGED) and _entries_left_public(session):
+    if not session.info.get(_CHANGED) and _entries_left_public(session):
         session.info[_CHANGED] = True
-    if session.info.pop(_CHANGED, False):
-        session.execute(
-            update(CatalogueState)
-            .where(CatalogueState.id == CATALOGUE_ROW)
-            .values(version=CatalogueState.version + 1, changed_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+
+
+def _move_version(session: Session) -> None:
+    # Last of all: the row is the last lock a transaction takes, so no two wait on each other.
+    if session.in_nested_transaction() or not session.info.pop(_CHANGED, False):
+        return
+    session.execute(
+        update(CatalogueState)
+        .where(CatalogueState.id == CATALOGUE_ROW)
+        .values(version=CatalogueState.version + 1, changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+event.listen(Session, "before_commit", _decide, insert=True)
+event.listen(Session, "before_commit", _move_version)
 
 
 @event.listens_for(Session, "after_transaction_end")
