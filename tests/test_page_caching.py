@@ -3,14 +3,16 @@ workers through the page store, and what must never be cached or shared."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from kb.caching import versions
 from kb.db import db
+from kb.models import Entry
 from kb.search import get_index
 from kb.search.folders import APPLY_LOCK, file_lock
 from tests.conftest import dispose, make_app
@@ -195,3 +197,51 @@ def test_a_save_behind_the_unit_of_work_moves_the_version_for_public_entries_onl
     assert version(catalogue_app) == start + 1
     page = catalogue_app.test_client().get("/entries/cached-entry")
     assert "any member" in page.text
+
+
+def test_readers_never_keep_a_stale_page_while_many_save_at_once(catalogue_app, store, org, editor):
+    """Six editors save one entry while four readers fetch it and search for it, in
+    threads: the version moves once per save that committed, nobody gets a 500, and once the
+    saves stop every reader gets the last summary, straight away and from the store."""
+    make_entry(store, org, slug="busy-entry", title="Busy entry", summary="Summary 0.")
+    store.commit()
+    start = version(catalogue_app)
+    saved, problems = [], []
+    stop = threading.Event()
+
+    def save(n: int) -> None:
+        client = signed_in(catalogue_app, editor)
+        for attempt in range(3):
+            form = Page(client.get("/entries/busy-entry/edit").text).form("/edit")
+            form["summary"], form["action"] = f"Summary {n}-{attempt}.", "save"
+            response = send(client, "/entries/busy-entry/edit", form)
+            if response.status_code == 302:
+                saved.append(n)
+            elif response.status_code != 409:  # a conflict is an answer, not a failure
+                problems.append(("save", response.status_code))
+
+    def read() -> None:
+        client = catalogue_app.test_client()
+        while not stop.is_set():
+            for path in ("/entries/busy-entry", "/search?q=busy", "/"):
+                status = client.get(path).status_code
+                if status != 200:
+                    problems.append((path, status))
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    savers = [threading.Thread(target=save, args=(n,)) for n in range(6)]
+    for thread in readers + savers:
+        thread.start()
+    for thread in savers:
+        thread.join(timeout=120)
+    stop.set()
+    for thread in readers:
+        thread.join(timeout=60)
+
+    assert problems == []
+    assert saved and version(catalogue_app) == start + len(saved)
+    with catalogue_app.app_context():
+        latest = db.session.scalar(select(Entry.summary).where(Entry.slug == "busy-entry"))
+    reader = catalogue_app.test_client()
+    for _ in range(2):  # rendered, then from the store
+        assert latest in reader.get("/entries/busy-entry").text

@@ -19,6 +19,8 @@ from kb.config import ROOT
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("CODE_VERSION", code_version())
+    if app.debug:  # templates reload as they are edited; a stored page would hide the edit
+        app.config["PAGE_CACHE"] = False
     app.config["PAGE_CACHE_DIR"] = Path(app.config["PAGE_CACHE_DIR"])
     pages.init_app(app)
 
