@@ -245,3 +245,16 @@ def test_readers_never_keep_a_stale_page_while_many_save_at_once(catalogue_app, 
     reader = catalogue_app.test_client()
     for _ in range(2):  # rendered, then from the store
         assert latest in reader.get("/entries/busy-entry").text
+
+
+def test_two_changes_in_one_second_have_different_last_modified_dates(
+    catalogue_app, published, editor
+):
+    client = catalogue_app.test_client()
+    first = client.get("/entries/cached-entry").headers["Last-Modified"]
+    edit(catalogue_app, editor, "cached-entry", summary="Changed once.")
+    second = client.get("/entries/cached-entry").headers["Last-Modified"]
+    edit(catalogue_app, editor, "cached-entry", summary="Changed twice.")
+    third = client.get("/entries/cached-entry", headers={"If-Modified-Since": second})
+    assert len({first, second, third.headers["Last-Modified"]}) == 3
+    assert third.status_code == 200 and "Changed twice." in third.text
