@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
 from kb.caching import versions
 from kb.caching.store import PageStore
-from kb.db import db
+from kb.db import db, utcnow
 
 # Pages anyone may read whose content depends only on the catalogue and the address.
 PUBLIC_PAGES = frozenset({
@@ -34,6 +34,7 @@ PUBLIC_PAGES = frozenset({
     "borrowing.between", "borrowing.lineage",
 })  # fmt: skip
 STORE = "kb.caching.store"
+SETTLED = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -99,16 +100,24 @@ def _before(site: str) -> Response | None:
     return Response(body, content_type=content_type)
 
 
+def _settled(changed_at: datetime) -> bool:
+    """Whether no later version can still fall in the same second as this one.
+    ``Last-Modified`` counts whole seconds, so a date is given (and ``If-Modified-Since``
+    trusted) only once that second is well past."""
+    return utcnow() - changed_at > SETTLED
+
+
 def _not_modified_since(changed_at: datetime) -> bool:
     since = request.if_modified_since
-    if since is None or request.if_none_match:
+    if since is None or request.if_none_match or not _settled(changed_at):
         return False
     return changed_at.replace(microsecond=0) <= since
 
 
 def _headers(response: Response, generation: Generation) -> Response:
     response.set_etag(generation.etag)
-    response.last_modified = generation.changed_at
+    if _settled(generation.changed_at):
+        response.last_modified = generation.changed_at
     seconds = current_app.config["PAGE_CACHE_SECONDS"]
     response.headers["Cache-Control"] = f"public, max-age={seconds}"
     response.vary.add("Cookie")

@@ -13,7 +13,7 @@ moves, since a needless refresh costs a little time and a missed one shows a sta
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -150,27 +150,12 @@ def _move_version(session: Session) -> None:
     # Last of all: the row is the last lock a transaction takes, so no two wait on each other.
     if session.in_nested_transaction() or not session.info.pop(_CHANGED, False):
         return
-    previous = session.scalar(
-        select(CatalogueState.changed_at)
-        .where(CatalogueState.id == CATALOGUE_ROW)
-        .with_for_update()
-    )
     session.execute(
         update(CatalogueState)
         .where(CatalogueState.id == CATALOGUE_ROW)
-        .values(version=CatalogueState.version + 1, changed_at=_next_second(previous))
+        .values(version=CatalogueState.version + 1, changed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-
-
-def _next_second(previous: datetime | None) -> datetime:
-    """Now, but in a later second than the last change: ``Last-Modified`` counts whole
-    seconds, so two versions in one second would look the same to a cache asking with
-    ``If-Modified-Since``."""
-    now = utcnow()
-    if previous is None:
-        return now
-    return max(now, previous.replace(microsecond=0) + timedelta(seconds=1))
 
 
 event.listen(Session, "before_commit", _decide, insert=True)
