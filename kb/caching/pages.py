@@ -16,6 +16,7 @@ draft, a form token, a flashed message) can reach the store. Signed-in pages sta
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,8 +50,12 @@ def init_app(app: Flask) -> None:
         max_page_bytes=app.config["PAGE_CACHE_MAX_PAGE_BYTES"],
         seconds=app.config["PAGE_CACHE_SECONDS"] * 5,
     )  # fmt: skip
-    site = hashlib.sha256(
-        f"{app.config['DATABASE_URL']}|{app.config['CODE_VERSION']}".encode()
+    # Which site and release rendered a page; keyed with the secret, since the database's
+    # address may hold a password.
+    site = hmac.new(
+        app.config["SECRET_KEY"].encode(),
+        f"{app.config['DATABASE_URL']}|{app.config['CODE_VERSION']}".encode(),
+        hashlib.sha256,
     ).hexdigest()[:12]
     app.before_request(lambda: _before(site))
     app.after_request(_after)
