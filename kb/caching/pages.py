@@ -52,8 +52,9 @@ def init_app(app: Flask) -> None:
     )  # fmt: skip
     # Which site and release rendered a page; keyed with the secret, since the database's
     # address may hold a password.
+    key = app.config["SECRET_KEY"]
     site = hmac.new(
-        app.config["SECRET_KEY"].encode(),
+        key if isinstance(key, bytes) else key.encode(),
         f"{app.config['DATABASE_URL']}|{app.config['CODE_VERSION']}".encode(),
         hashlib.sha256,
     ).hexdigest()[:12]
