@@ -22,10 +22,13 @@ from datetime import datetime, timedelta
 
 from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from kb.caching import versions
 from kb.caching.store import PageStore
 from kb.db import db, utcnow
+from kb.models import SearchChange
 
 # Pages anyone may read whose content depends only on the catalogue and the address.
 PUBLIC_PAGES = frozenset({
@@ -147,10 +150,16 @@ def _after(response: Response) -> Response:
 
 def _complete() -> bool:
     """Whether the page shows the catalogue as of its generation: search results come from
-    the index, which may not yet have applied the change that started the generation."""
+    the index, which may not yet have applied the change that started the generation. Read on
+    the request's own connection (a second one might not be free), and any failure to find
+    out counts as no."""
     if request.endpoint != "search.results":
         return True
-    from kb.search import get_index, sync
+    from kb.search import get_index
 
-    index = get_index()
-    return index.applied() >= sync.latest_change(db.engine)
+    try:
+        latest = db.session.scalar(select(func.max(SearchChange.id))) or 0
+        return get_index().applied() >= latest
+    except (SQLAlchemyError, OSError):
+        current_app.logger.warning("Not storing a search page: its index state is unknown")
+        return False
