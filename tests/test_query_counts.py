@@ -27,7 +27,7 @@ PAGES = {
     "organisation": ("/orgs/{org}", 15),
     "entry page": ("/entries/{entry}", 13),
     "entry history": ("/entries/{entry}/history", 8),
-    "search": ("/search?q=test+entry", 10),
+    "search": ("/search?q=test+entry", 12),  # results, then partial matches: each in a query
     "borrowing": ("/borrowing", 8),
 }
 SIGNED_IN = 4
