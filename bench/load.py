@@ -292,6 +292,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="client processes at once")
     parser.add_argument("--entries", type=int, default=0, help="a synthetic catalogue this big")
     parser.add_argument("--no-page-cache", action="store_true", help="render every page")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIOS[1:],
+        metavar="SCENARIO",
+        help="run only these scenarios (and the static file)",
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="span-load-"))
@@ -323,7 +330,7 @@ def main() -> int:
         print(f"{'scenario':<18} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'x static':>9} {'errors':>6}")  # fmt: skip
         ceiling, failed = None, 0
-        for scenario in SCENARIOS:
+        for scenario in [s for s in SCENARIOS if not args.only or s in {SCENARIOS[0], *args.only}]:
             result = run(port, site, scenario, args.clients, args.seconds)
             ceiling = ceiling or result["rate"]
             failed += len(result["errors"])
