@@ -89,6 +89,9 @@ def load(instance: Path, test_config: dict | None) -> dict:
         "PAGE_CACHE_DIR": None,
         "PAGE_CACHE_MAX_PAGES": 5000,
         "PAGE_CACHE_MAX_PAGE_BYTES": 1024 * 1024,
+        # An entry page whose "Related across sectors" is missing or stale is shown at once
+        # (with the stale list, or none) while a background thread works the list out.
+        "RELATED_IN_BACKGROUND": True,
     }
     key_file = instance / "secret_key"
     if key_file.is_file():

@@ -52,6 +52,9 @@ def make_app(instance: Path, database: Path | str, **overrides) -> Flask:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         # Tests deliver email themselves (kb send-mail, or deliver_due), when they mean to.
         "MAIL_SEND_IN_BACKGROUND": False,
+        # Related entries are worked out while the page waits, so the first view shows them
+        # (tests/test_related_entries.py covers the background way).
+        "RELATED_IN_BACKGROUND": False,
     }
     config.update(overrides)
     app = create_app(config)

@@ -69,6 +69,11 @@ def store() -> PageStore:
     return current_app.extensions[STORE]
 
 
+def dont_store() -> None:
+    """Keep this request's page out of every cache: it is not the whole page yet."""
+    g.kb_incomplete = True
+
+
 def anonymous_request() -> bool:
     cookies = request.cookies
     return (
@@ -141,7 +146,7 @@ def _after(response: Response) -> Response:
     if personal or response.status_code != 200:
         return response
     if not g.pop("kb_served_from_store", False) and request.method == "GET":
-        if not _complete():
+        if g.pop("kb_incomplete", False) or not _complete():
             response.headers["Cache-Control"] = "no-cache"
             return response
         store().put(generation.etag, _address(), response.content_type, response.get_data())

@@ -5,30 +5,44 @@ The list comes from the search index (``kb.search.similar.related_ids``) and is 
 worked out again when the change log shows the entry changed since, or once it is a day old
 (other entries published meanwhile may be closer). Whether each related entry may still be
 shown is decided when the page is read, so an entry unpublished since never appears.
+
+Working a list out searches the whole index (tens of milliseconds in a large catalogue), so
+with ``RELATED_IN_BACKGROUND`` a reader never waits for it: a stale list is shown while a
+background thread of the process works out the new one, and a page whose list was never
+worked out shows none (and is not cached, see ``kb.caching.pages.dont_store``) until it is.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from datetime import timedelta
 
+from flask import Flask
 from sqlalchemy import exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from kb.db import utcnow
+from kb.db import db, utcnow
 from kb.models import Entry, RelatedEntries, SearchChange, Status
-from kb.search import SearchIndex
+from kb.search import SearchIndex, SearchUnavailable, get_index
 from kb.search.similar import related_ids
 
 SHOWN = 5
 KEPT = 8  # a few spare, for those unpublished since
 REFRESH_AFTER = timedelta(days=1)
+WAITING_AT_MOST = 200  # lists waiting to be worked out in a process; more are asked again later
+log = logging.getLogger(__name__)
 
 
-def related_entries(index: SearchIndex, session: Session, entry: Entry) -> list[Entry]:
-    """Up to ``SHOWN`` published entries like ``entry`` from other sectors. Works the list
-    out again (and stores it, flushed, for the caller to commit) only if it is missing or
-    stale; raises ``SearchUnavailable`` if it must and the index cannot be read."""
+def related_entries(
+    index: SearchIndex, session: Session, entry: Entry, refresher: Refresher | None = None
+) -> tuple[list[Entry], bool]:
+    """Up to ``SHOWN`` published entries like ``entry`` from other sectors, and whether the
+    list was ever worked out. A missing or stale list is worked out here (stored, flushed, for
+    the caller to commit), or by ``refresher`` in the background if one is given. Raises
+    ``SearchUnavailable`` if it must be worked out here and the index cannot be read."""
     row, changed = session.execute(
         select(
             RelatedEntries,
@@ -38,17 +52,19 @@ def related_entries(index: SearchIndex, session: Session, entry: Entry) -> list[
             ),
         ).where(RelatedEntries.entry_id == entry.id)
     ).one_or_none() or (None, True)
-    if row is None or changed or utcnow() - row.computed_at > REFRESH_AFTER:
-        ids, applied = related_ids(index, entry, limit=KEPT)
-        _store(session, entry.id, ids, applied)
-    else:
-        ids = [int(i) for i in row.related_ids.split(",") if i]
-    return _published(session, ids)[:SHOWN]
+    if row is not None and not changed and utcnow() - row.computed_at <= REFRESH_AFTER:
+        return _published(session, _ids(row)), True
+    if refresher is not None:
+        refresher.ask(entry.id)
+        return (_published(session, _ids(row)), True) if row is not None else ([], False)
+    return _published(session, refresh(index, session, entry)), True
 
 
-def _store(session: Session, entry_id: int, ids: list[int], applied: int) -> None:
+def refresh(index: SearchIndex, session: Session, entry: Entry) -> list[int]:
+    """Work ``entry``'s list out from the index and store it (flushed); its ids."""
+    ids, applied = related_ids(index, entry, limit=KEPT)
     values = {
-        "entry_id": entry_id,
+        "entry_id": entry.id,
         "related_ids": ",".join(map(str, ids)),
         "computed_through": applied,
         "computed_at": utcnow(),
@@ -61,6 +77,11 @@ def _store(session: Session, entry_id: int, ids: list[int], applied: int) -> Non
             set_={key: statement.excluded[key] for key in values if key != "entry_id"},
         )
     )
+    return ids
+
+
+def _ids(row: RelatedEntries | None) -> list[int]:
+    return [int(i) for i in row.related_ids.split(",") if i] if row is not None else []
 
 
 def _published(session: Session, ids: list[int]) -> list[Entry]:
@@ -74,4 +95,70 @@ def _published(session: Session, ids: list[int]) -> list[Entry]:
             .options(selectinload(Entry.channels), selectinload(Entry.relevant_sectors))
         )
     }
-    return [found[i] for i in ids if i in found]
+    return [found[i] for i in ids if i in found][:SHOWN]
+
+
+class Refresher:
+    """One background thread per process that works out the lists readers found missing or
+    stale, one at a time, each in its own transaction. Asking twice for one entry queues it
+    once; a full queue drops the request (the next reader asks again)."""
+
+    def __init__(self, app: Flask):
+        self.app = app
+        self.waiting: queue.Queue[int] = queue.Queue(maxsize=WAITING_AT_MOST)
+        self.asked: set[int] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def ask(self, entry_id: int) -> None:
+        with self._lock:
+            if entry_id in self.asked:
+                return
+            try:
+                self.waiting.put_nowait(entry_id)
+            except queue.Full:
+                return
+            self.asked.add(entry_id)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="related", daemon=True)
+                self._thread.start()
+
+    def wait(self) -> None:
+        """Until every list asked for so far has been worked out (for tests and commands)."""
+        self.waiting.join()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if self.waiting.empty():
+                    self._thread = None
+                    return
+                entry_id = self.waiting.get_nowait()
+            try:
+                self._refresh(entry_id)
+            except SearchUnavailable:
+                pass  # the index is being built; a later reader asks again
+            except Exception:  # a list is a nicety: log it, keep the thread for the others
+                log.exception("Working out related entries failed for entry %s", entry_id)
+            finally:
+                with self._lock:
+                    self.asked.discard(entry_id)
+                self.waiting.task_done()
+
+    def _refresh(self, entry_id: int) -> None:
+        with self.app.app_context():
+            session = db.session
+            try:
+                entry = session.get(Entry, entry_id)
+                if entry is not None and entry.status == Status.PUBLISHED.value:
+                    refresh(get_index(), session, entry)
+                    session.commit()
+            finally:
+                session.rollback()
+
+
+def refresher(app: Flask) -> Refresher | None:
+    """This app's background refresher, or None if lists are worked out while readers wait."""
+    if not app.config["RELATED_IN_BACKGROUND"]:
+        return None
+    return app.extensions.setdefault("kb.related", Refresher(app))

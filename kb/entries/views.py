@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import current_app, render_template, url_for
 from flask_login import current_user
 
+from kb.caching.pages import dont_store
 from kb.db import db
 from kb.entries import bp
 from kb.entries.content import prompts_left, prompts_message
 from kb.entries.lookup import load_entry
 from kb.entries.panels import build_panels
-from kb.entries.related import related_entries
+from kb.entries.related import refresher, related_entries
 from kb.licences import LICENCES, attribution
 from kb.models import Entry, Status
 from kb.search import SearchUnavailable, get_index
@@ -20,16 +21,20 @@ def _related(entry: Entry) -> list[Entry]:
     if entry.status != Status.PUBLISHED.value:
         return []
     try:
-        related = related_entries(get_index(), db.session, entry)
-        db.session.commit()  # a list worked out again is kept (nothing else was written)
-        return related
+        found, complete = related_entries(
+            get_index(), db.session, entry, refresher(current_app._get_current_object())
+        )
+        db.session.commit()  # a list worked out here is kept (nothing else was written)
     except SearchUnavailable:
         db.session.rollback()
-        return []  # search is catching up; the page is complete without suggestions
+        found, complete = [], False  # search is catching up; the page is whole without them
     except Exception:  # the entry matters more than its suggestions
         db.session.rollback()
         current_app.logger.exception("Related entries failed for %s", entry.slug)
-        return []
+        found, complete = [], False
+    if not complete:
+        dont_store()
+    return found
 
 
 def _prompts_note(entry: Entry) -> str:
