@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from datetime import timedelta
 
 from flask import Flask
@@ -33,6 +34,9 @@ SHOWN = 5
 KEPT = 8  # a few spare, for those unpublished since
 REFRESH_AFTER = timedelta(days=1)
 WAITING_AT_MOST = 200  # lists waiting to be worked out in a process; more are asked again later
+# After each list, the thread rests this many times as long as the list took: a flood of
+# first views (a large catalogue, a crawler) must not take the CPU from the readers.
+REST = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -100,8 +104,8 @@ def _published(session: Session, ids: list[int]) -> list[Entry]:
 
 class Refresher:
     """One background thread per process that works out the lists readers found missing or
-    stale, one at a time, each in its own transaction. Asking twice for one entry queues it
-    once; a full queue drops the request (the next reader asks again)."""
+    stale, one at a time, each in its own transaction, resting between them. Asking twice for
+    one entry queues it once; a full queue drops the request (the next reader asks again)."""
 
     def __init__(self, app: Flask):
         self.app = app
@@ -134,6 +138,7 @@ class Refresher:
                     self._thread = None
                     return
                 entry_id = self.waiting.get_nowait()
+            started = time.monotonic()
             try:
                 self._refresh(entry_id)
             except SearchUnavailable:
@@ -144,6 +149,7 @@ class Refresher:
                 with self._lock:
                     self.asked.discard(entry_id)
                 self.waiting.task_done()
+            time.sleep(REST * (time.monotonic() - started))
 
     def _refresh(self, entry_id: int) -> None:
         with self.app.app_context():
