@@ -54,6 +54,8 @@ REQUESTS = [
     SearchRequest("ahp", page=2, per_page=PER_PAGE),
     SearchRequest("council", include_archived=True, per_page=PER_PAGE),
     SearchRequest("zzqqxx", per_page=PER_PAGE),  # nothing: nearest matches
+    SearchRequest("gritter podcast", per_page=PER_PAGE),  # partial matches only
+    SearchRequest("winter phone calls", per_page=PER_PAGE),  # results, then partial matches
 ]
 
 
@@ -69,6 +71,7 @@ def fingerprint(results) -> tuple:
             for f, _label, values in results.facets
         ),  # fmt: skip
         tuple(hit.entry.id for hit in results.nearest),
+        tuple((hit.entry.id, hit.title, hit.snippets) for hit in results.partial),
     )
 
 
