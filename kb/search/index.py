@@ -89,6 +89,7 @@ class SearchIndex:
         self._repair_tried = 0.0
         self._registered = 0.0
         self._registering: threading.Thread | None = None
+        self._merging: threading.Thread | None = None
         _open_indexes.add(self)
 
     # -- where the live index is, and whether it can be read ------------------------------------
@@ -177,7 +178,7 @@ class SearchIndex:
             raise SearchUnavailable("the search index is damaged") from damage
 
     def close(self, wait: float = 0) -> None:
-        for thread in (self._repairing, self._registering):
+        for thread in (self._repairing, self._registering, self._merging):
             if wait and thread is not None:
                 thread.join(wait)
         self.readers.close()
@@ -227,7 +228,42 @@ class SearchIndex:
             touched += done
         if touched and time.monotonic() - self._registered >= REGISTER_EVERY:
             self._register_in_background(folder)
+        if touched and sync.segment_count(folder) > sync.MERGE_ABOVE_SEGMENTS:
+            self._merge_in_background(folder)
         return touched
+
+    def _merge_in_background(self, folder: Path) -> None:
+        """Merge small segments in a thread of this process, never in the request that saved;
+        the apply lock keeps it to one merge at a time across processes."""
+        with self._lock:
+            if self._merging is not None and self._merging.is_alive():
+                return
+            self._merging = threading.Thread(
+                target=self._merge, args=(folder,), name="span-search-merge", daemon=True
+            )
+            self._merging.start()
+
+    def _merge(self, folder: Path) -> None:
+        try:
+            with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
+                if not held:
+                    return  # whoever holds it is applying changes, and merges after them
+                sync.merge_small(folder, self.writer_timeout)
+        except LockError:
+            return  # something outside Span holds Whoosh's own lock; the next save tries again
+        except Exception as error:
+            if _raised_by_index(error):
+                self._damage(folder, f"{type(error).__name__}: {error}")
+            else:
+                log.exception("Merging the search index's segments failed")
+            return
+        self.catch_up()  # what was saved while the merge held the index
+
+    def wait_for_merge(self, timeout: float = 60) -> None:
+        """Wait until no merge is running in this process (for tests and the benchmark)."""
+        merging = self._merging
+        if merging is not None:
+            merging.join(timeout)
 
     def _register(self, folder: Path) -> None:
         """Record this replica and how far it has applied the log in the registry."""

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from whoosh import index as whoosh_index
 from whoosh.index import LockError
+from whoosh.reading import SegmentReader
 
 from kb.db import utcnow
 from kb.models import SearchChange, SearchLogHorizon, SearchReplica
@@ -29,7 +30,10 @@ from kb.search.readers import Readers
 from kb.search.schema import SCHEMA_VERSION, build_schema
 
 CHANGES_PER_PASS = 2000
-MERGE_AFTER_SEGMENTS = 12
+# A save never merges segments (it would make that save wait): each save adds one, and once
+# the public index has more than this many, a merge in the background (``merge_small``) folds
+# the smallest together. Every search reads every segment, so they are kept few.
+MERGE_ABOVE_SEGMENTS = 3
 
 
 def applied_mark(folder: Path | None) -> int:
@@ -102,11 +106,8 @@ class _Writers:
         # the public one, so its organisation never sees it twice, only briefly not at all.
         for place in sorted(self.open, key=lambda p: p == PUBLIC):
             writer = self.open.pop(place)
-            if place == PUBLIC:
-                segments = len(whoosh_index.open_dir(str(self.folder / place))._segments())
-                writer.commit(merge=segments >= MERGE_AFTER_SEGMENTS)
-            else:
-                writer.commit()
+            # A drafts index holds a few entries: merging its small segments costs nothing.
+            writer.commit(merge=place != PUBLIC)
 
     def close(self) -> None:
         for writer in self.open.values():
@@ -177,6 +178,34 @@ def _write(writers: _Writers, ids: list[int], documents: dict) -> int:
         writers.writer(target).update_document(**document.fields)
         touched += 1
     return touched
+
+
+def segment_count(folder: Path) -> int:
+    """How many segments the public index in ``folder`` has now."""
+    return len(whoosh_index.open_dir(str(folder / PUBLIC))._segments())
+
+
+def merge_small(folder: Path, timeout: float) -> bool:
+    """If the public index has more than ``MERGE_ABOVE_SEGMENTS`` segments, merge all but the
+    largest few into one. The caller holds the apply lock. Returns whether it merged."""
+    index = whoosh_index.open_dir(str(folder / PUBLIC))
+    if len(index._segments()) <= MERGE_ABOVE_SEGMENTS:
+        return False
+    index.writer(timeout=timeout, compound=False).commit(mergetype=_all_but_the_largest)
+    integrity.record(folder, [PUBLIC])
+    return True
+
+
+def _all_but_the_largest(writer, segments: list) -> list:
+    """A Whoosh merge policy: the smallest segments go into the writer's new segment, so that
+    it and the ``MERGE_ABOVE_SEGMENTS - 1`` largest remain. Returns the segments kept."""
+    ordered = sorted(segments, key=lambda segment: segment.doc_count(), reverse=True)
+    kept = ordered[: MERGE_ABOVE_SEGMENTS - 1]
+    for segment in ordered[MERGE_ABOVE_SEGMENTS - 1 :]:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return kept
 
 
 def merge_all(folder: Path) -> None:
