@@ -287,9 +287,10 @@ class SearchIndex:
 
     # -- whole-index operations -----------------------------------------------------------------
 
-    def rebuild(self, *, procs: int = 1, limitmb: int = 128) -> RebuildReport:
+    def rebuild(self, *, procs: int = 1, limitmb: int = 512) -> RebuildReport:
         """Build a new index from the database and swap it in; waits for any rebuild another
-        process is running on this replica to finish first."""
+        process is running on this replica to finish first. For the command line: a repair
+        inside a serving process builds with Whoosh's smaller default pool of memory."""
         with file_lock(self.root / REBUILD_LOCK, timeout=3600) as held:
             if not held:
                 raise LockError("another rebuild of this search index took over an hour")
