@@ -33,7 +33,7 @@ class SegmentFormatter(Formatter):
 
 # Snippets come from the start of a text: analysing a long body in full for every hit cost
 # more than the rest of the search together.
-SNIPPET_FROM_FIRST_CHARS = 3_000
+SNIPPET_FROM_FIRST_CHARS = 2_000
 
 
 def configure(results) -> None:
