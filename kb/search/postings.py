@@ -99,7 +99,7 @@ def matching(cache: SegmentCache, searcher, query: Q.Query) -> int:
         reader = sub.reader()
         if not reader.doc_count_all():
             continue  # an empty index has no segment
-        local = _matches(cache, sub, reader, segment_id(reader), query)
+        local = segment_matches(cache, sub, reader, segment_id(reader), query)
         if local:
             found |= (local & ~deleted(cache, reader)) << offset
     return found
@@ -119,7 +119,7 @@ def deleted(cache: SegmentCache, reader) -> int:
     return found
 
 
-def _matches(cache: SegmentCache, sub, reader, segment: str, query: Q.Query) -> int:
+def segment_matches(cache: SegmentCache, sub, reader, segment: str, query: Q.Query) -> int:
     """Documents of one segment matching ``query``, deleted ones possibly included."""
     if isinstance(query, Q.Term):
         key = (segment, "term", query.fieldname, query.text)
@@ -130,16 +130,16 @@ def _matches(cache: SegmentCache, sub, reader, segment: str, query: Q.Query) -> 
             cache.put(key, found, _size(found))
         return found
     if isinstance(query, Q.And):
-        parts = (_matches(cache, sub, reader, segment, q) for q in query.subqueries)
+        parts = (segment_matches(cache, sub, reader, segment, q) for q in query.subqueries)
         return reduce(lambda a, b: a & b if a else 0, parts)
     if isinstance(query, Q.Or):
-        parts = (_matches(cache, sub, reader, segment, q) for q in query.subqueries)
+        parts = (segment_matches(cache, sub, reader, segment, q) for q in query.subqueries)
         return reduce(int.__or__, parts, 0)
     if isinstance(query, Q.AndNot):
-        kept = _matches(cache, sub, reader, segment, query.a)
-        return kept & ~_matches(cache, sub, reader, segment, query.b) if kept else 0
+        kept = segment_matches(cache, sub, reader, segment, query.a)
+        return kept & ~segment_matches(cache, sub, reader, segment, query.b) if kept else 0
     if isinstance(query, Q.ConstantScoreQuery):
-        return _matches(cache, sub, reader, segment, query.child)
+        return segment_matches(cache, sub, reader, segment, query.child)
     if isinstance(query, Q.Every):
         return (1 << reader.doc_count_all()) - 1
     if query is Q.NullQuery or isinstance(query, Q.NullQuery.__class__):

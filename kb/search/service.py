@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.idsets import DocIdSet
 from whoosh.query import NullQuery
 from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
@@ -30,6 +31,7 @@ from kb.search.postings import matching, members, subsearchers, to_bits
 from kb.search.query import Synonyms, bounded, build, near_misses, parse
 from kb.search.readers import Snapshot
 from kb.search.schema import FACETS, SPELLING_ANALYZER
+from kb.search.scoring import top
 from kb.vocabulary import FACET_LABELS, FacetValue, Paginated, facet_values, sorts
 
 SORTS = sorts("relevance", "newest", "most-borrowed")
@@ -287,10 +289,15 @@ def _hits(session, snapshot, whoosh_query, final: int, request: SearchRequest) -
     if not final or request.per_page < 1:
         return []
     start = (request.page - 1) * request.per_page
-    options = SORT_OPTIONS.get(request.sort, {})
-    results = snapshot.searcher.search(
-        whoosh_query, filter=Allowed(final), limit=start + request.per_page, **options
-    )
+    limit = start + request.per_page
+    if request.sort == "relevance":
+        results = top(snapshot, whoosh_query, final, limit) or _top_by_whoosh(
+            snapshot.searcher, whoosh_query, final, limit
+        )
+    else:
+        results = snapshot.searcher.search(
+            whoosh_query, filter=Allowed(final), limit=limit, **SORT_OPTIONS[request.sort]
+        )
     configure(results)
     page = results[start : start + request.per_page]
     ids = [int(hit["id"]) for hit in page]
@@ -303,6 +310,15 @@ def _hits(session, snapshot, whoosh_query, final: int, request: SearchRequest) -
         reused = hit.get("borrow_count") or 0
         hits.append(Hit(entry, whole(hit, "title"), snippets(hit, "body", top=2), reused))
     return hits
+
+
+def _top_by_whoosh(searcher, whoosh_query, final: int, limit: int):
+    """Whoosh's own top ``limit``, without its shortcut of dropping matchers whose best score
+    falls below the page's lowest: that lowest is lifted for reuse, their scores are not yet,
+    so it dropped entries the lift would have brought onto the page."""
+    collector = FilterCollector(TopCollector(limit, replace=0), allow=Allowed(final))
+    searcher.search_with_collector(whoosh_query, collector)
+    return collector.results()
 
 
 def _still_visible(entry: Entry, request: SearchRequest) -> bool:
