@@ -90,6 +90,7 @@ class SearchIndex:
         self._registered = 0.0
         self._registering: threading.Thread | None = None
         self._merging: threading.Thread | None = None
+        self.merge_in_background = True  # after a save adds segments; tests may merge instead
         _open_indexes.add(self)
 
     # -- where the live index is, and whether it can be read ------------------------------------
@@ -228,7 +229,11 @@ class SearchIndex:
             touched += done
         if touched and time.monotonic() - self._registered >= REGISTER_EVERY:
             self._register_in_background(folder)
-        if touched and sync.segment_count(folder) > sync.MERGE_ABOVE_SEGMENTS:
+        if (
+            touched
+            and self.merge_in_background
+            and sync.segment_count(folder) > sync.MERGE_ABOVE_SEGMENTS
+        ):
             self._merge_in_background(folder)
         return touched
 
@@ -239,11 +244,13 @@ class SearchIndex:
             if self._merging is not None and self._merging.is_alive():
                 return
             self._merging = threading.Thread(
-                target=self._merge, args=(folder,), name="span-search-merge", daemon=True
+                target=self.merge, args=(folder,), name="span-search-merge", daemon=True
             )
             self._merging.start()
 
-    def _merge(self, folder: Path) -> None:
+    def merge(self, folder: Path) -> None:
+        """Merge the small segments of the public index in ``folder``, if it has too many,
+        then apply what was saved meanwhile. Skipped if the index stays busy."""
         try:
             with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
                 if not held:
