@@ -34,6 +34,11 @@ CHANGES_PER_PASS = 2000
 # the public index has more than this many, a merge in the background (``merge_small``) folds
 # the smallest together. Every search reads every segment, so they are kept few.
 MERGE_ABOVE_SEGMENTS = 3
+# Segments merged together are within this factor of the smallest one's size, so an entry is
+# rewritten about log4(entries) times over its life, not at every save.
+MERGE_SIZE_FACTOR = 4
+# A background merge rewrites at most this many entries; larger ones are ``kb optimize``'s.
+MERGE_AT_MOST = 2000
 
 
 def applied_mark(folder: Path | None) -> int:
@@ -186,26 +191,43 @@ def segment_count(folder: Path) -> int:
 
 
 def merge_small(folder: Path, timeout: float) -> bool:
-    """If the public index has more than ``MERGE_ABOVE_SEGMENTS`` segments, merge all but the
-    largest few into one. The caller holds the apply lock. Returns whether it merged."""
+    """If the public index has more than ``MERGE_ABOVE_SEGMENTS`` segments, merge its smallest
+    ones of about the same size. The caller holds the apply lock. Returns whether it merged."""
     index = whoosh_index.open_dir(str(folder / PUBLIC))
-    if len(index._segments()) <= MERGE_ABOVE_SEGMENTS:
+    segments = index._segments()
+    if len(segments) <= MERGE_ABOVE_SEGMENTS or len(smallest(segments)) < 2:
         return False
-    index.writer(timeout=timeout, compound=False).commit(mergetype=_all_but_the_largest)
+    index.writer(timeout=timeout, compound=False).commit(mergetype=_merge_smallest)
     integrity.record(folder, [PUBLIC])
     return True
 
 
-def _all_but_the_largest(writer, segments: list) -> list:
-    """A Whoosh merge policy: the smallest segments go into the writer's new segment, so that
-    it and the ``MERGE_ABOVE_SEGMENTS - 1`` largest remain. Returns the segments kept."""
-    ordered = sorted(segments, key=lambda segment: segment.doc_count(), reverse=True)
-    kept = ordered[: MERGE_ABOVE_SEGMENTS - 1]
-    for segment in ordered[MERGE_ABOVE_SEGMENTS - 1 :]:
+def smallest(segments: list) -> list:
+    """The segments to merge: the smallest, and those within ``MERGE_SIZE_FACTOR`` of its
+    size, up to ``MERGE_AT_MOST`` entries in all."""
+    ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
+    chosen, total = [], 0
+    for segment in ordered:
+        size = segment.doc_count_all()
+        if chosen and size > MERGE_SIZE_FACTOR * max(1, chosen[0].doc_count_all()):
+            break
+        if total + size > MERGE_AT_MOST:
+            break
+        chosen.append(segment)
+        total += size
+    return chosen
+
+
+def _merge_smallest(writer, segments: list) -> list:
+    """A Whoosh merge policy: ``smallest(segments)`` go into the writer's new segment.
+    Returns the segments kept as they are."""
+    merged = smallest(segments)
+    for segment in merged:
         reader = SegmentReader(writer.storage, writer.schema, segment)
         writer.add_reader(reader)
         reader.close()
-    return kept
+    names = {segment.segment_id() for segment in merged}
+    return [segment for segment in segments if segment.segment_id() not in names]
 
 
 def merge_all(folder: Path) -> None:
