@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REGISTER_EVERY = 30.0  # seconds between refreshes of this replica's row in the registry
 REPAIR_RETRY = 5.0  # seconds before a failed repair is tried again
+MERGES_AT_ONCE = 4  # merges one background run may make, each of small segments
+MERGE_WHEN_QUIET_FOR = 1.0  # seconds without a change before a background merge
 
 
 class SearchUnavailable(Exception):
@@ -244,9 +246,22 @@ class SearchIndex:
             if self._merging is not None and self._merging.is_alive():
                 return
             self._merging = threading.Thread(
-                target=self.merge, args=(folder,), name="span-search-merge", daemon=True
-            )
+                target=self._merge_when_quiet, args=(folder,), name="span-search-merge",
+                daemon=True,
+            )  # fmt: skip
             self._merging.start()
+
+    def _merge_when_quiet(self, folder: Path) -> None:
+        """Merge once no change has been applied for ``MERGE_WHEN_QUIET_FOR`` seconds: a merge
+        holds the index, so a save during it waits, while a burst of saves only adds small
+        segments. Past ``sync.MERGE_NOW_ABOVE`` segments, or a minute, merge anyway."""
+        started = time.monotonic()
+        while time.monotonic() - started < 60:
+            seen = self.applied(folder)
+            time.sleep(MERGE_WHEN_QUIET_FOR)
+            if self.applied(folder) == seen or sync.segment_count(folder) > sync.MERGE_NOW_ABOVE:
+                break
+        self.merge(folder)
 
     def merge(self, folder: Path) -> None:
         """Merge the small segments of the public index in ``folder``, if it has too many,
@@ -255,7 +270,9 @@ class SearchIndex:
             with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
                 if not held:
                     return  # whoever holds it is applying changes, and merges after them
-                sync.merge_small(folder, self.writer_timeout)
+                for _round in range(MERGES_AT_ONCE):  # like sizes may now merge in turn
+                    if not sync.merge_small(folder, self.writer_timeout):
+                        break
         except LockError:
             return  # something outside Span holds Whoosh's own lock; the next save tries again
         except Exception as error:

@@ -34,6 +34,8 @@ CHANGES_PER_PASS = 2000
 # the public index has more than this many, a merge in the background (``merge_small``) folds
 # the smallest together. Every search reads every segment, so they are kept few.
 MERGE_ABOVE_SEGMENTS = 3
+# During a burst of saves the merge waits for a quiet moment, unless there are more than this.
+MERGE_NOW_ABOVE = 24
 # Segments merged together are within this factor of the smallest one's size, so an entry is
 # rewritten about log4(entries) times over its life, not at every save.
 MERGE_SIZE_FACTOR = 4
@@ -203,19 +205,22 @@ def merge_small(folder: Path, timeout: float) -> bool:
 
 
 def smallest(segments: list) -> list:
-    """The segments to merge: the smallest, and those within ``MERGE_SIZE_FACTOR`` of its
-    size, up to ``MERGE_AT_MOST`` entries in all."""
+    """The segments to merge: from the smallest up, the first run of at least two within
+    ``MERGE_SIZE_FACTOR`` of the run's smallest, up to ``MERGE_AT_MOST`` entries in all; or
+    none. Like sizes merge into the next size up, so segments stay few over many saves."""
     ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
-    chosen, total = [], 0
-    for segment in ordered:
-        size = segment.doc_count_all()
-        if chosen and size > MERGE_SIZE_FACTOR * max(1, chosen[0].doc_count_all()):
-            break
-        if total + size > MERGE_AT_MOST:
-            break
-        chosen.append(segment)
-        total += size
-    return chosen
+    for start, first in enumerate(ordered):
+        bound = MERGE_SIZE_FACTOR * max(1, first.doc_count_all())
+        run, total = [], 0
+        for segment in ordered[start:]:
+            size = segment.doc_count_all()
+            if size > bound or total + size > MERGE_AT_MOST:
+                break
+            run.append(segment)
+            total += size
+        if len(run) >= 2:
+            return run
+    return []
 
 
 def _merge_smallest(writer, segments: list) -> list:
