@@ -139,11 +139,12 @@ class _Segment:
     ("sizes", "merged"),
     [
         ([5000, 5000, 1, 1], [1, 1]),  # the rebuild's large segments stay as they are
-        ([5000, 5000, 40, 1], [1]),  # a lone small one waits for company: no merge
+        ([5000, 5000, 40, 1], []),  # nothing of about the same size to merge with
         ([44, 3, 1, 1], [1, 1, 3]),
-        ([3000, 3000, 3000, 3000], []),  # too large for a background merge
+        ([5, 5, 1, 4500], [5, 5]),  # a new segment does not keep older small ones apart
+        ([300, 300, 300, 300], []),  # too large for a background merge
     ],
 )
 def test_merges_fold_the_smallest_segments_of_about_the_same_size(sizes, merged):
     segments = [_Segment(f"s{n}", size) for n, size in enumerate(sizes)]
-    assert [segment.size for segment in smallest(segments)] == merged  # fewer than 2: no merge
+    assert [segment.size for segment in smallest(segments)] == merged

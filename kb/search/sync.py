@@ -39,8 +39,9 @@ MERGE_NOW_ABOVE = 24
 # Segments merged together are within this factor of the smallest one's size, so an entry is
 # rewritten about log4(entries) times over its life, not at every save.
 MERGE_SIZE_FACTOR = 4
-# A background merge rewrites at most this many entries; larger ones are ``kb optimize``'s.
-MERGE_AT_MOST = 2000
+# A background merge rewrites at most this many entries: it holds the index while it runs,
+# about a second per hundred entries, and a save meanwhile waits. Larger: ``kb optimize``.
+MERGE_AT_MOST = 200
 
 
 def applied_mark(folder: Path | None) -> int:
