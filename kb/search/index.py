@@ -92,6 +92,7 @@ class SearchIndex:
         self._registered = 0.0
         self._registering: threading.Thread | None = None
         self._merging: threading.Thread | None = None
+        self._closing = threading.Event()
         self.merge_in_background = True  # after a save adds segments; tests may merge instead
         _open_indexes.add(self)
 
@@ -181,10 +182,16 @@ class SearchIndex:
             raise SearchUnavailable("the search index is damaged") from damage
 
     def close(self, wait: float = 0) -> None:
-        for thread in (self._repairing, self._registering, self._merging):
+        # A merge under way holds the index for others' saves, which it applies after: it is
+        # finished, never cut short; one still waiting for a quiet moment is called off.
+        self._closing.set()
+        if self._merging is not None:
+            self._merging.join(max(wait, 60))
+        for thread in (self._repairing, self._registering):
             if wait and thread is not None:
                 thread.join(wait)
         self.readers.close()
+        self._closing.clear()
 
     # -- the change log -------------------------------------------------------------------------
 
@@ -258,30 +265,35 @@ class SearchIndex:
         started = time.monotonic()
         while time.monotonic() - started < 60:
             seen = self.applied(folder)
-            time.sleep(MERGE_WHEN_QUIET_FOR)
+            if self._closing.wait(MERGE_WHEN_QUIET_FOR):
+                return
             if self.applied(folder) == seen or sync.segment_count(folder) > sync.MERGE_NOW_ABOVE:
                 break
         self.merge(folder)
 
     def merge(self, folder: Path) -> None:
-        """Merge the small segments of the public index in ``folder``, if it has too many,
-        then apply what was saved meanwhile. Skipped if the index stays busy."""
-        try:
-            with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
-                if not held:
-                    return  # whoever holds it is applying changes, and merges after them
-                for _round in range(MERGES_AT_ONCE):  # like sizes may now merge in turn
-                    if not sync.merge_small(folder, self.writer_timeout):
-                        break
-        except LockError:
-            return  # something outside Span holds Whoosh's own lock; the next save tries again
-        except Exception as error:
-            if _raised_by_index(error):
-                self._damage(folder, f"{type(error).__name__}: {error}")
-            else:
-                log.exception("Merging the search index's segments failed")
-            return
-        self.catch_up()  # what was saved while the merge held the index
+        """Merge the small segments of the public index in ``folder`` while it has too many,
+        one merge at a time, applying what was saved meanwhile after each (a save waits for
+        one merge at most). Stops when the index stays busy."""
+        for _round in range(MERGES_AT_ONCE):  # like sizes may then merge in turn
+            if self._closing.is_set():
+                return
+            try:
+                with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
+                    if not held:
+                        return  # whoever holds it is applying changes, and merges after them
+                    merged = sync.merge_small(folder, self.writer_timeout)
+            except LockError:
+                return  # something outside Span holds Whoosh's lock; the next save tries again
+            except Exception as error:
+                if _raised_by_index(error):
+                    self._damage(folder, f"{type(error).__name__}: {error}")
+                else:
+                    log.exception("Merging the search index's segments failed")
+                return
+            self.catch_up()  # what was saved while the merge held the index
+            if not merged:
+                return
 
     def wait_for_merge(self, timeout: float = 60) -> None:
         """Wait until no merge is running in this process (for tests and the benchmark)."""
