@@ -38,6 +38,7 @@ from kb.models import (
     entry_sectors,
     entry_topics,
 )
+from kb.models.org import name_key
 from kb.rendering import render_markdown, text_of_html
 from kb.seeding import load_taxonomy
 
@@ -227,12 +228,16 @@ def build_catalogue(session: Session, n: int, seed: int = 7) -> dict:
     channels = session.scalars(select(Channel).order_by(Channel.position)).all()
     topics = session.scalars(select(Topic).order_by(Topic.position)).all()
     now = datetime.now(UTC)
-    orgs = []
+    orgs, taken = [], set()
     for i in range(max(1, n // 40)):
         sector = sectors[i % len(sectors)]
         name = rng.choice(ORG_PATTERNS.get(sector.slug, ("{}",))).format(_place(rng))
-        orgs.append({"id": i + 1, "slug": f"org-{i + 1}", "name": name, "sector_id": sector.id,
-                     "region": _place(rng), "created_at": now})  # fmt: skip
+        region = _place(rng)
+        if name_key(name) in taken:  # organisation names are unique
+            name = f"{name} {i + 1}"
+        taken.add(name_key(name))
+        orgs.append({"id": i + 1, "slug": f"org-{i + 1}", "name": name, "name_key": name_key(name),
+                     "sector_id": sector.id, "region": region, "created_at": now})  # fmt: skip
     session.execute(insert(Organisation), orgs)
     words = Words(rng, tail=15_000)
     pool = paragraph_pool(words, min(max(2000, n // 2), 10_000))

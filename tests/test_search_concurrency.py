@@ -54,6 +54,8 @@ REQUESTS = [
     SearchRequest("ahp", page=2, per_page=PER_PAGE),
     SearchRequest("council", include_archived=True, per_page=PER_PAGE),
     SearchRequest("zzqqxx", per_page=PER_PAGE),  # nothing: nearest matches
+    SearchRequest("gritter podcast", per_page=PER_PAGE),  # partial matches only
+    SearchRequest("winter phone calls", per_page=PER_PAGE),  # results, then partial matches
 ]
 
 
@@ -69,6 +71,7 @@ def fingerprint(results) -> tuple:
             for f, _label, values in results.facets
         ),  # fmt: skip
         tuple(hit.entry.id for hit in results.nearest),
+        tuple((hit.entry.id, hit.title, hit.snippets) for hit in results.partial),
     )
 
 
@@ -140,6 +143,10 @@ def test_eight_threads_searching_while_saves_and_merges_run(catalogue_app, tmp_p
         except BaseException:  # noqa: BLE001 - reported below
             errors.append(traceback.format_exc())
 
+    # Merges run here, as the background would after each save, so that every generation
+    # the readers may see is copied before the next one replaces it.
+    index.merge_in_background = False
+
     def saving() -> None:
         rng = random.Random(99)
         saves = 0
@@ -152,6 +159,8 @@ def test_eight_threads_searching_while_saves_and_merges_run(catalogue_app, tmp_p
                     edit(session, entry, summary=f"{entry.summary.split(' Rev')[0]} Rev{saves}")
                     session.commit()
                 index.catch_up(timeout=5)
+                _copy_generation(index, copies, recorded, drafting)
+                index.merge(index.live_folder())
                 _copy_generation(index, copies, recorded, drafting)
                 saves += 1
                 if saves % 5 == 0:

@@ -16,7 +16,7 @@ from whoosh import index as whoosh_index
 from kb.db import utcnow
 from kb.models import Entry, SearchChange
 from kb.search.readers import Readers
-from kb.search.sync import MERGE_AFTER_SEGMENTS
+from kb.search.sync import MERGE_ABOVE_SEGMENTS
 from tests.search_support import index_of
 
 
@@ -30,10 +30,16 @@ def _change(index, entry_ids: list[int], n: int) -> None:
         row = {"entry_id": entry_id, "recorded_at": utcnow()}
         connection.execute(SearchChange.__table__.insert().values(**row))
     index.catch_up()
+    index.wait_for_merge()
 
 
 def _segments(index) -> int:
-    return len(whoosh_index.open_dir(str(index.live_folder() / "public"))._segments())
+    return len(_segment_ids(index))
+
+
+def _segment_ids(index) -> set[str]:
+    segments = whoosh_index.open_dir(str(index.live_folder() / "public"))._segments()
+    return {segment.segment_id() for segment in segments}
 
 
 def test_a_searcher_opened_before_a_merge_still_reads_after_it(catalogue_app):
@@ -41,13 +47,13 @@ def test_a_searcher_opened_before_a_merge_still_reads_after_it(catalogue_app):
     with index.engine.connect() as connection:
         entry_ids = list(connection.scalars(Entry.__table__.select().with_only_columns(Entry.id)))
     n = 0
-    while _segments(index) < MERGE_AFTER_SEGMENTS - 1:
+    while _segments(index) < MERGE_ABOVE_SEGMENTS:
         _change(index, entry_ids, n)
         n += 1
     with index.reading() as snapshot:
         searcher = snapshot.searcher
-        before = _segments(index)
-        while _segments(index) >= before:  # save until one save merges
+        opened = _segment_ids(index)
+        while opened <= _segment_ids(index):  # save until a merge removes a segment it reads
             _change(index, entry_ids, n)
             n += 1
             assert n < 100, "no merge happened"

@@ -7,7 +7,7 @@ import pytest
 from whoosh import index as whoosh_index
 
 from kb.config import ROOT
-from kb.search.query import Clause, Synonyms, build, parse
+from kb.search.query import Clause, Synonyms, build, near_misses, parse
 from kb.search.schema import build_schema
 
 SYNONYMS = Synonyms.load(ROOT / "seed_data" / "synonyms.yaml")
@@ -147,10 +147,12 @@ def ranked(searcher, typed: str, synonyms: Synonyms = SYNONYMS) -> list[str]:
     return [hit["id"] for hit in searcher.search(query, limit=None)]
 
 
-def test_entries_with_every_word_rank_above_partial_matches(searcher):
-    found = ranked(searcher, "gritters map")
-    assert found[0] == "both"  # even though "gritter" scores higher on its own
-    assert set(found) == {"both", "gritter", "map"}
+def test_results_hold_every_word_and_near_misses_some(searcher):
+    assert ranked(searcher, "gritters map") == ["both"]
+    near = near_misses(SYNONYMS.expand(parse("gritters map")), resolve)
+    assert {hit["id"] for hit in searcher.search(near, limit=None)} == {"both", "gritter", "map"}
+    assert near_misses(parse("gritter"), resolve) is None
+    assert near_misses(parse('"flood map"'), resolve) is None
     assert ranked(searcher, "gritter")[0] == "gritter"
 
 

@@ -312,13 +312,21 @@ ALL_WORDS = [
 ]  # fmt: skip
 
 
+PARTIAL = re.compile(r'<section class="partial-matches".*?</section>', re.S)
+
+
 @pytest.mark.parametrize(("query", "groups"), ALL_WORDS, ids=[q for q, _ in ALL_WORDS])
-def test_entries_matching_all_words_rank_before_the_rest(client, session, query, groups):
+def test_results_hold_all_words_and_partial_matches_follow(client, session, query, groups):
     words = words_of(session)
     every = {slug for slug, found in words.items() if all(g & found for g in groups)}
     some = {slug for slug, found in words.items() if any(g & found for g in groups)} - every
     shown = all_ranked(client, query)
     assert every and some, "the query should split the catalogue"
     assert len(shown) == len(set(shown))
-    assert set(shown[: len(every)]) == every
-    assert set(shown[len(every) :]) == some
+    assert set(shown) == every
+    per_page = client.application.config["SEARCH_RESULTS_PER_PAGE"]
+    assert len(every) < per_page, "the results should leave room for partial matches"
+    partial = PARTIAL.search(_page(client, query)).group(0)
+    near = TITLE_LINK.findall(partial)
+    assert len(near) == len(set(near)) == min(len(some), per_page - len(every))
+    assert set(near) <= some

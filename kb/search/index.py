@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REGISTER_EVERY = 30.0  # seconds between refreshes of this replica's row in the registry
 REPAIR_RETRY = 5.0  # seconds before a failed repair is tried again
+MERGES_AT_ONCE = 4  # merges one background run may make, each of small segments
+MERGE_WHEN_QUIET_FOR = 1.0  # seconds without a change before a background merge
 
 
 class SearchUnavailable(Exception):
@@ -89,6 +91,9 @@ class SearchIndex:
         self._repair_tried = 0.0
         self._registered = 0.0
         self._registering: threading.Thread | None = None
+        self._merging: threading.Thread | None = None
+        self._closing = threading.Event()
+        self.merge_in_background = True  # after a save adds segments; tests may merge instead
         _open_indexes.add(self)
 
     # -- where the live index is, and whether it can be read ------------------------------------
@@ -177,10 +182,16 @@ class SearchIndex:
             raise SearchUnavailable("the search index is damaged") from damage
 
     def close(self, wait: float = 0) -> None:
+        # A merge under way holds the index for others' saves, which it applies after: it is
+        # finished, never cut short; one still waiting for a quiet moment is called off.
+        self._closing.set()
+        if self._merging is not None:
+            self._merging.join(max(wait, 60))
         for thread in (self._repairing, self._registering):
             if wait and thread is not None:
                 thread.join(wait)
         self.readers.close()
+        self._closing.clear()
 
     # -- the change log -------------------------------------------------------------------------
 
@@ -227,7 +238,68 @@ class SearchIndex:
             touched += done
         if touched and time.monotonic() - self._registered >= REGISTER_EVERY:
             self._register_in_background(folder)
+        if (
+            touched
+            and self.merge_in_background
+            and sync.segment_count(folder) > sync.MERGE_ABOVE_SEGMENTS
+        ):
+            self._merge_in_background(folder)
         return touched
+
+    def _merge_in_background(self, folder: Path) -> None:
+        """Merge small segments in a thread of this process, never in the request that saved;
+        the apply lock keeps it to one merge at a time across processes."""
+        with self._lock:
+            if self._merging is not None and self._merging.is_alive():
+                return
+            self._merging = threading.Thread(
+                target=self._merge_when_quiet, args=(folder,), name="span-search-merge",
+                daemon=True,
+            )  # fmt: skip
+            self._merging.start()
+
+    def _merge_when_quiet(self, folder: Path) -> None:
+        """Merge once no change has been applied for ``MERGE_WHEN_QUIET_FOR`` seconds: a merge
+        holds the index, so a save during it waits, while a burst of saves only adds small
+        segments. Past ``sync.MERGE_NOW_ABOVE`` segments, or a minute, merge anyway."""
+        started = time.monotonic()
+        while time.monotonic() - started < 60:
+            seen = self.applied(folder)
+            if self._closing.wait(MERGE_WHEN_QUIET_FOR):
+                return
+            if self.applied(folder) == seen or sync.segment_count(folder) > sync.MERGE_NOW_ABOVE:
+                break
+        self.merge(folder)
+
+    def merge(self, folder: Path) -> None:
+        """Merge the small segments of the public index in ``folder`` while it has too many,
+        one merge at a time, applying what was saved meanwhile after each (a save waits for
+        one merge at most). Stops when the index stays busy."""
+        for _round in range(MERGES_AT_ONCE):  # like sizes may then merge in turn
+            if self._closing.is_set():
+                return
+            try:
+                with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
+                    if not held:
+                        return  # whoever holds it is applying changes, and merges after them
+                    merged = sync.merge_small(folder, self.writer_timeout)
+            except LockError:
+                return  # something outside Span holds Whoosh's lock; the next save tries again
+            except Exception as error:
+                if _raised_by_index(error):
+                    self._damage(folder, f"{type(error).__name__}: {error}")
+                else:
+                    log.exception("Merging the search index's segments failed")
+                return
+            self.catch_up()  # what was saved while the merge held the index
+            if not merged:
+                return
+
+    def wait_for_merge(self, timeout: float = 60) -> None:
+        """Wait until no merge is running in this process (for tests and the benchmark)."""
+        merging = self._merging
+        if merging is not None:
+            merging.join(timeout)
 
     def _register(self, folder: Path) -> None:
         """Record this replica and how far it has applied the log in the registry."""
@@ -251,9 +323,10 @@ class SearchIndex:
 
     # -- whole-index operations -----------------------------------------------------------------
 
-    def rebuild(self, *, procs: int = 1, limitmb: int = 128) -> RebuildReport:
+    def rebuild(self, *, procs: int = 1, limitmb: int = 512) -> RebuildReport:
         """Build a new index from the database and swap it in; waits for any rebuild another
-        process is running on this replica to finish first."""
+        process is running on this replica to finish first. For the command line: a repair
+        inside a serving process builds with Whoosh's smaller default pool of memory."""
         with file_lock(self.root / REBUILD_LOCK, timeout=3600) as held:
             if not held:
                 raise LockError("another rebuild of this search index took over an hour")

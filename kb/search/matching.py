@@ -2,8 +2,9 @@
 
 The entry is checked as it stands inside the transaction that changes it, before the index
 has caught up, so it is indexed alone in memory and each distinct saved search is run against
-it with exactly the rules of ``/search`` (words, phrases, exclusions, synonyms, field syntax,
-facets, "borrowed by other sectors"). Nothing here reads or writes the index on disk.
+it with exactly the rules of ``/search`` (every word, phrases, exclusions, synonyms, field
+syntax, facets, "borrowed by other sectors"): a search follows its results, never its partial
+matches. Nothing here reads or writes the index on disk.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from whoosh import query as Q
 from whoosh.filedb.filestore import RamStorage
 
 from kb.search.documents import ACROSS_SECTORS, load_documents
-from kb.search.query import MAX_TERMS, Synonyms, bounded, build, parse
+from kb.search.query import MAX_TERMS, Synonyms, bounded, build, parse, shorten
 from kb.search.schema import FACETS, build_schema
 from kb.search.service import Resolver
 
@@ -27,7 +28,7 @@ QUERY_MAX = 300
 def saved_query(args: MultiDict) -> str:
     """The canonical query string of a search to follow: its words and filters, in a fixed
     order, without the page, sort or anything ``/search`` does not read."""
-    kept = [("q", " ".join(args.get("q", "").split())[:QUERY_MAX])]
+    kept = [("q", shorten(" ".join(args.get("q", "").split()), QUERY_MAX))]
     for facet in FACETS:
         kept += [(facet, v) for v in sorted({v.strip() for v in args.getlist(facet) if v.strip()})]
     if args.get("borrowed") == ACROSS_SECTORS:
@@ -37,7 +38,8 @@ def saved_query(args: MultiDict) -> str:
 
 def _query_for(text: str, session: Session, synonyms: Synonyms) -> Q.Query | None:
     args = MultiDict(parse_qsl(text))
-    clauses, _cut = bounded(synonyms.expand(parse(args.get("q", "")[:QUERY_MAX])), MAX_TERMS)
+    typed = shorten(args.get("q", ""), QUERY_MAX)
+    clauses, _cut = bounded(synonyms.expand(parse(typed)), MAX_TERMS)
     words = build(clauses, Resolver(session)) if clauses or not args.get("q", "").strip() else None
     if words is None or words is Q.NullQuery:
         return None
@@ -70,6 +72,7 @@ def matching_searches(
     with index.searcher() as searcher:
         for text in saved:
             built = _query_for(text, session, synonyms)
-            if built is not None and searcher.docs_for_query(built):
+            # docs_for_query is a generator, truthy even when it yields nothing.
+            if built is not None and next(searcher.docs_for_query(built), None) is not None:
                 found.add(text)
     return found

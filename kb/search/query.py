@@ -1,6 +1,7 @@
 """What people type, turned into a Whoosh query.
 
-- words: entries holding every word rank first; entries missing some still follow;
+- words: results hold every word; entries holding only some are near misses, asked for
+  separately (``near_misses``) when the results are few;
 - "quoted phrases" match as phrases;
 - -word, -"phrase" and -channel:youtube exclude;
 - field:value filters (channel, sector, topic, kind, organisation, licence, evidence,
@@ -19,8 +20,6 @@ from whoosh import query as Q
 
 from kb.search.schema import TEXT_ANALYZER, TEXT_FIELDS
 
-# Clauses that match every word rank above all near misses.
-ALL_WORDS_SCORE = 1000.0
 # What one query may cost: words, phrases and filters, counting each synonym it expands to.
 MAX_TERMS = 32
 FIELD_ALIASES = {
@@ -109,6 +108,17 @@ class Synonyms:
                 out.append(clause)
                 i += 1
         return out
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, without a word cut in two at the end (every word
+    must match, so half a word would leave nothing to find)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if not text[limit].isspace() and " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip()
 
 
 def bounded(clauses: list[Clause], limit: int = MAX_TERMS) -> tuple[list[Clause], bool]:
@@ -209,11 +219,11 @@ def _narrowed(ranked: Q.Query, required: list, excluded: list) -> Q.Query:
 
 
 def build(clauses: list[Clause], resolve) -> Q.Query:
-    """One query: every free-text clause (ranked first), or some (near misses), within the
-    field filters, minus the exclusions."""
+    """The results of a search: entries holding every free-text clause, within the field
+    filters, minus the exclusions."""
     free, required, excluded, typed_words = _parts(clauses, resolve)
     if len(free) > 1:
-        ranked = any_of([Q.ConstantScoreQuery(Q.And(free), ALL_WORDS_SCORE), any_of(free)])
+        ranked = Q.And(free)
     elif free:
         ranked = free[0]
     elif typed_words and not required:
@@ -223,10 +233,10 @@ def build(clauses: list[Clause], resolve) -> Q.Query:
     return _narrowed(ranked, required, excluded)
 
 
-def all_words(clauses: list[Clause], resolve) -> Q.Query | None:
-    """The first tier of ``build``'s query alone (every word), or None when there is no
-    second tier. Scoring only this tier is much cheaper when it fills the page."""
+def near_misses(clauses: list[Clause], resolve) -> Q.Query | None:
+    """Entries holding some of the free-text clauses (every one included), within the same
+    filters and exclusions; None when there is only one such clause to hold."""
     free, required, excluded, _typed = _parts(clauses, resolve)
     if len(free) < 2:
         return None
-    return _narrowed(Q.And(free), required, excluded)
+    return _narrowed(any_of(free), required, excluded)

@@ -7,8 +7,6 @@ import math
 
 from whoosh.scoring import BM25F
 
-from kb.search.query import ALL_WORDS_SCORE
-
 REUSE_LIFT = 0.15  # one reuse lifts a score by 15%; three by 30%; seven by 45%
 
 
@@ -36,10 +34,7 @@ class ReuseWeighting(BM25F):
         lifts = self._lifts.get(id(reader))
         if lifts is None:
             lifts = self._lifts[id(reader)] = _lifts(reader)
-        # Lift the relevance within its tier, never the tier's constant: all-words matches
-        # stay above near misses, and scoring the first tier alone ranks it the same way.
-        tier = ALL_WORDS_SCORE if score >= ALL_WORDS_SCORE else 0.0
-        return tier + (score - tier) * lifts.get(docnum, 1.0)
+        return score * lifts.get(docnum, 1.0)
 
 
 def _lifts(reader) -> dict[int, float]:

@@ -7,8 +7,8 @@ index's current generation, or a freshly opened one (the index is written with
 ``compound=False``, so opening costs a directory listing and a few small files).
 
 What is worked out from a generation (keyword postings, merged across segments) is immutable
-and shared by every searcher of that generation; per-segment results are shared across
-generations, since segments never change.
+and shared by every searcher of that generation; per-segment results (``postings.py``) are
+shared across generations, since segments never change.
 
 A scope is what one reader may search: the public index alone, or the public index together
 with one organisation's drafts (``drafts_of``), read as one index so that ranking statistics
@@ -29,6 +29,7 @@ from whoosh.searching import Searcher
 
 from kb.search.folders import DRAFTS, PUBLIC, drafts_dir, has_index, public_dir
 from kb.search.integrity import Verifier
+from kb.search.postings import SegmentCache
 from kb.search.ranking import ReuseWeighting
 from kb.search.schema import SORTABLE_FIELDS, build_schema
 
@@ -46,7 +47,7 @@ class Snapshot:
     searcher: Searcher
     folder: Path
     generation: tuple  # (folder name, public generation, organisation id, drafts generation)
-    segments: dict  # per-segment results, shared by every generation of the process
+    segments: SegmentCache  # per-segment results, shared by every generation of the process
     cache: dict  # per-generation results, shared by every searcher of this generation
 
 
@@ -59,7 +60,8 @@ class Readers:
         self._idle: dict[tuple, list[tuple[tuple, Searcher]]] = {}  # scope -> idle searchers
         self._caches: dict[tuple, dict] = {}  # generation -> shared cache
         self._folder: Path | None = None  # the live folder, as last seen
-        self.segments: dict = {}
+        # Results per segment (term postings, keyword values), least recently used let go.
+        self.segments = SegmentCache()
         self.verifier = Verifier()
         self._schema = build_schema()
 
@@ -165,7 +167,6 @@ class Readers:
                 reader = readers[0] if len(readers) == 1 else MultiReader(leaves)
                 searcher = Searcher(reader, weighting=ReuseWeighting())
                 _open_files(leaves)
-                self._forget_dead_segments(leaves)
                 return searcher, tuple(generation)
             except (OSError, TypeError):
                 for reader in readers:
@@ -173,13 +174,6 @@ class Readers:
                 if attempt == 4:
                     raise
         raise AssertionError("unreachable")
-
-    def _forget_dead_segments(self, leaves) -> None:
-        live = {leaf.segment().segment_id() for leaf in leaves}
-        with self._lock:
-            if len(self.segments) > 64 * max(1, len(live)):
-                for key in [k for k in self.segments if k[0] not in live]:
-                    del self.segments[key]
 
     def close(self) -> None:
         """Close every idle searcher (searchers in use close as their readers finish)."""

@@ -1,19 +1,24 @@
 """Searching: a query, facet counts, highlighted hits and the rows behind them.
 
+A result holds every word searched for. The total and every facet count are of results
+only; entries holding some of the words ("partial matches") are listed below the results,
+without a count, only when the results do not fill a page.
+
 Facets follow the listings' rules: several values in one facet widen (OR), different facets
-narrow (AND), and each facet's counts ignore that facet's own choice. Counts come from the
-index's keyword postings, cached once per searcher, intersected with the query's matches.
+narrow (AND), and each facet's counts ignore that facet's own choice. Matches and counts are
+bitsets from postings kept per segment (``postings.py``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import reduce
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
+from whoosh.collectors import FilterCollector, TopCollector
+from whoosh.idsets import DocIdSet
 from whoosh.query import NullQuery
 from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 
@@ -22,9 +27,11 @@ from kb.models import TERM_MODELS, Entry, Kind, Organisation, Status
 from kb.search.documents import ACROSS_SECTORS
 from kb.search.highlights import Snippet, configure, snippets, whole
 from kb.search.index import SearchIndex
-from kb.search.query import Synonyms, all_words, bounded, build, parse
+from kb.search.postings import matching, members, subsearchers, to_bits
+from kb.search.query import Synonyms, bounded, build, near_misses, parse
 from kb.search.readers import Snapshot
 from kb.search.schema import FACETS, SPELLING_ANALYZER
+from kb.search.scoring import top
 from kb.vocabulary import FACET_LABELS, FacetValue, Paginated, facet_values, sorts
 
 SORTS = sorts("relevance", "newest", "most-borrowed")
@@ -65,6 +72,7 @@ class SearchResults(Paginated):
     total_without_filters: int
     suggestion: str | None = None
     nearest: list[Hit] = field(default_factory=list)
+    partial: list[Hit] = field(default_factory=list)  # holding some of the words, not all
     shortened: bool = False  # the query had more words than one search may cost
     generation: tuple = ()  # which state of the index answered
     # Filters typed in the query (channel:tiktok) that name nothing: (facet, value, known names)
@@ -86,48 +94,78 @@ class SearchResults(Paginated):
 # -- what is cached per searcher ------------------------------------------------------------
 
 
-def keyword_docs(snapshot: Snapshot, fieldname: str) -> dict[str, frozenset[int]]:
-    """For each value of a keyword field, the documents holding it.
+def keyword_bits(snapshot: Snapshot, fieldname: str) -> dict[str, int]:
+    """For each value of a keyword field, the documents holding it, as a bitset.
 
     Built per segment and kept across searchers (segments never change), so a save costs
     reading only its own small segment. Documents deleted since are harmless here: every
     count and page intersects these sets with the query's live matches."""
     cache = snapshot.cache.setdefault("keywords", {})
-    if fieldname not in cache:
-        merged: dict[str, set[int]] = {}
-        for segment_reader, offset in snapshot.searcher.reader().leaf_readers():
-            local = _segment_keywords(snapshot, segment_reader, fieldname)
-            for value, docs in local.items():
-                shifted = docs if offset == 0 else {doc + offset for doc in docs}
-                merged.setdefault(value, set()).update(shifted)
-        cache[fieldname] = {value: frozenset(docs) for value, docs in merged.items()}
-    return cache[fieldname]
+    found = cache.get(fieldname)
+    if found is None:
+        found = {}
+        for sub, offset in subsearchers(snapshot.searcher):
+            reader = sub.reader()
+            if not reader.doc_count_all():
+                continue
+            for value, bits in _segment_keywords(snapshot, reader, fieldname).items():
+                found[value] = found.get(value, 0) | bits << offset
+        cache[fieldname] = found
+    return found
 
 
-def _segment_keywords(snapshot: Snapshot, reader, fieldname: str) -> dict[str, frozenset[int]]:
-    key = (reader.segment().segment_id(), fieldname)
+def _segment_keywords(snapshot: Snapshot, reader, fieldname: str) -> dict[str, int]:
+    key = (reader.segment().segment_id(), "keywords", fieldname)
     found = snapshot.segments.get(key)
     if found is None:
         found = {
-            value.decode() if isinstance(value, bytes) else value: frozenset(
+            value.decode() if isinstance(value, bytes) else value: to_bits(
                 reader.postings(fieldname, value).all_ids()
             )
             for value in reader.lexicon(fieldname)
         }
-        snapshot.segments[key] = found
+        size = sum(64 + bits.bit_length() // 8 for bits in found.values())
+        snapshot.segments.put(key, found, size)
     return found
 
 
-def docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set[int]:
-    found = keyword_docs(snapshot, fieldname)
-    return set().union(*(found.get(v, frozenset()) for v in values))
+def bits_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> int:
+    found = keyword_bits(snapshot, fieldname)
+    bits = 0
+    for value in values:
+        bits |= found.get(value, 0)
+    return bits
 
 
-def visible_docs(snapshot: Snapshot, include_archived: bool) -> set[int]:
+def visible_bits(snapshot: Snapshot, include_archived: bool) -> int:
     """Published entries, plus archived ones if asked for, plus the drafts in the snapshot,
     which holds only those of the reader's own organisation (see ``readers.py``)."""
     statuses = [Status.PUBLISHED.value, Status.DRAFT.value]
-    return docs_with(snapshot, "status", statuses + [Status.ARCHIVED.value] * include_archived)
+    return bits_with(snapshot, "status", statuses + [Status.ARCHIVED.value] * include_archived)
+
+
+def docs_with(snapshot: Snapshot, fieldname: str, values: Sequence[str]) -> set[int]:
+    return set(members(bits_with(snapshot, fieldname, values)))
+
+
+def visible_docs(snapshot: Snapshot, include_archived: bool) -> set[int]:
+    return set(members(visible_bits(snapshot, include_archived)))
+
+
+class Allowed(DocIdSet):
+    """A bitset as Whoosh's filter of which documents a search may return."""
+
+    def __init__(self, bits: int):
+        self.bits = bits
+
+    def __contains__(self, docnum: int) -> bool:
+        return bool(self.bits >> docnum & 1)
+
+    def __len__(self) -> int:
+        return self.bits.bit_count()
+
+    def __iter__(self):
+        return iter(members(self.bits))
 
 
 # -- keyword values people type ---------------------------------------------------------------
@@ -177,30 +215,37 @@ def search(
 
 
 def _search(snapshot, session, request, synonyms) -> SearchResults:
-    searcher = snapshot.searcher
     resolver = Resolver(session)
     clauses, shortened = bounded(synonyms.expand(parse(request.text)))
     # Text with nothing searchable in it (punctuation, emoji) matches nothing, like "the".
     whoosh_query = build(clauses, resolver) if clauses or not request.text.strip() else NullQuery
-    first_tier = all_words(clauses, resolver)
-    matched = set(searcher.docs_for_query(whoosh_query))
-    matched &= visible_docs(snapshot, request.include_archived)
+    visible = visible_bits(snapshot, request.include_archived)
+    matched = matching(snapshot.segments, snapshot.searcher, whoosh_query) & visible
     chosen = {
-        facet: docs_with(snapshot, facet, values)
+        facet: bits_with(snapshot, facet, values)
         for facet, values in request.selected.items()
         if values
     }
     if request.borrowed_across:
-        chosen["reuse"] = docs_with(snapshot, "reuse", [ACROSS_SECTORS])
-    final = reduce(set.intersection, chosen.values(), matched)
+        chosen["reuse"] = bits_with(snapshot, "reuse", [ACROSS_SECTORS])
+    final = matched
+    for bits in chosen.values():
+        final &= bits
+    total = final.bit_count()
     facets = _facets(session, snapshot, matched, chosen, request)
-    hits = _hits(session, snapshot, _cheapest(snapshot, whoosh_query, first_tier, final, request),
-                 final, request)  # fmt: skip
-    results = SearchResults(request, hits, len(final), facets, len(matched), shortened=shortened,
-                            generation=snapshot.generation)  # fmt: skip
+    hits = _hits(session, snapshot, whoosh_query, final, request)
+    results = SearchResults(request, hits, total, facets, matched.bit_count(),
+                            shortened=shortened, generation=snapshot.generation)  # fmt: skip
+    near_query = near_misses(clauses, resolver)
+    if near_query is not None and total < request.per_page and request.page == 1:
+        near = matching(snapshot.segments, snapshot.searcher, near_query) & visible & ~final
+        for bits in chosen.values():
+            near &= bits
+        room = replace(request, per_page=request.per_page - len(hits))
+        results.partial = _hits(session, snapshot, near_query, near, room)
     results.suggestion = suggest(snapshot, request.text, synonyms)
     results.unknown = _unknown_filters(session, clauses, resolver)
-    if not final:
+    if not final and not results.partial:
         results.nearest = _nearest(snapshot, session, request, synonyms, results.suggestion)
     return results
 
@@ -222,40 +267,37 @@ def _unknown_filters(session, clauses, resolver) -> list[tuple[str, str, list[st
     return unknown
 
 
-def _facets(session, snapshot, matched, chosen, request) -> list:
+def _facets(session, snapshot, matched: int, chosen: dict[str, int], request) -> list:
     out = []
     for facet in FACETS:
-        others = [docs for name, docs in chosen.items() if name != facet]
-        pool = reduce(set.intersection, others, matched) if others else matched
-        counts = {
-            value: n
-            for value, docs in keyword_docs(snapshot, facet).items()
-            if (n := len(pool & docs))
-        }
+        pool = matched
+        for name, bits in chosen.items():
+            if name != facet:
+                pool &= bits
+        counts = {}
+        if pool:
+            for value, bits in keyword_bits(snapshot, facet).items():
+                if n := (pool & bits).bit_count():
+                    counts[value] = n
         selected = request.selected.get(facet, ())
         values = facet_values(session, facet, counts, selected)
         out.append((facet, FACET_LABELS[facet], values))
     return out
 
 
-def _cheapest(snapshot, whoosh_query, first_tier, final: set[int], request: SearchRequest):
-    """The query to score: just the all-words tier when its matches fill the requested page
-    (they rank above every near miss, so the page is the same), else the whole query."""
-    if first_tier is None or request.sort != "relevance":
-        return whoosh_query
-    wanted = request.page * request.per_page
-    tier = final.intersection(snapshot.searcher.docs_for_query(first_tier))
-    return first_tier if len(tier) >= wanted else whoosh_query
-
-
-def _hits(session, snapshot, whoosh_query, final: set[int], request: SearchRequest) -> list[Hit]:
-    if not final:
+def _hits(session, snapshot, whoosh_query, final: int, request: SearchRequest) -> list[Hit]:
+    if not final or request.per_page < 1:
         return []
     start = (request.page - 1) * request.per_page
-    options = SORT_OPTIONS.get(request.sort, {})
-    results = snapshot.searcher.search(
-        whoosh_query, filter=final, limit=start + request.per_page, optimize=True, **options
-    )
+    limit = start + request.per_page
+    if request.sort == "relevance":
+        results = top(snapshot, whoosh_query, final, limit) or _top_by_whoosh(
+            snapshot.searcher, whoosh_query, final, limit
+        )
+    else:
+        results = snapshot.searcher.search(
+            whoosh_query, filter=Allowed(final), limit=limit, **SORT_OPTIONS[request.sort]
+        )
     configure(results)
     page = results[start : start + request.per_page]
     ids = [int(hit["id"]) for hit in page]
@@ -268,6 +310,15 @@ def _hits(session, snapshot, whoosh_query, final: set[int], request: SearchReque
         reused = hit.get("borrow_count") or 0
         hits.append(Hit(entry, whole(hit, "title"), snippets(hit, "body", top=2), reused))
     return hits
+
+
+def _top_by_whoosh(searcher, whoosh_query, final: int, limit: int):
+    """Whoosh's own top ``limit``, without its shortcut of dropping matchers whose best score
+    falls below the page's lowest: that lowest is lifted for reuse, their scores are not yet,
+    so it dropped entries the lift would have brought onto the page."""
+    collector = FilterCollector(TopCollector(limit, replace=0), allow=Allowed(final))
+    searcher.search_with_collector(whoosh_query, collector)
+    return collector.results()
 
 
 def _still_visible(entry: Entry, request: SearchRequest) -> bool:
@@ -299,11 +350,11 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
     else:
         return []
     whoosh_query = build(bounded(synonyms.expand(parse(retry.text)))[0], Resolver(session))
-    matched = set(snapshot.searcher.docs_for_query(whoosh_query))
-    matched &= visible_docs(snapshot, False)
+    matched = matching(snapshot.segments, snapshot.searcher, whoosh_query)
+    matched &= visible_bits(snapshot, False)
     for facet, values in retry.selected.items():
         if values:
-            matched &= docs_with(snapshot, facet, values)
+            matched &= bits_with(snapshot, facet, values)
     return _hits(session, snapshot, whoosh_query, matched, retry)
 
 

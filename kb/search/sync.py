@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from whoosh import index as whoosh_index
 from whoosh.index import LockError
+from whoosh.reading import SegmentReader
 
 from kb.db import utcnow
 from kb.models import SearchChange, SearchLogHorizon, SearchReplica
@@ -29,7 +30,18 @@ from kb.search.readers import Readers
 from kb.search.schema import SCHEMA_VERSION, build_schema
 
 CHANGES_PER_PASS = 2000
-MERGE_AFTER_SEGMENTS = 12
+# A save never merges segments (it would make that save wait): each save adds one, and once
+# the public index has more than this many, a merge in the background (``merge_small``) folds
+# the smallest together. Every search reads every segment, so they are kept few.
+MERGE_ABOVE_SEGMENTS = 3
+# During a burst of saves the merge waits for a quiet moment, unless there are more than this.
+MERGE_NOW_ABOVE = 24
+# Segments merged together are within this factor of the smallest one's size, so an entry is
+# rewritten about log4(entries) times over its life, not at every save.
+MERGE_SIZE_FACTOR = 4
+# A background merge rewrites at most this many entries: it holds the index while it runs,
+# about a second per hundred entries, and a save meanwhile waits. Larger: ``kb optimize``.
+MERGE_AT_MOST = 200
 
 
 def applied_mark(folder: Path | None) -> int:
@@ -102,11 +114,8 @@ class _Writers:
         # the public one, so its organisation never sees it twice, only briefly not at all.
         for place in sorted(self.open, key=lambda p: p == PUBLIC):
             writer = self.open.pop(place)
-            if place == PUBLIC:
-                segments = len(whoosh_index.open_dir(str(self.folder / place))._segments())
-                writer.commit(merge=segments >= MERGE_AFTER_SEGMENTS)
-            else:
-                writer.commit()
+            # A drafts index holds a few entries: merging its small segments costs nothing.
+            writer.commit(merge=place != PUBLIC)
 
     def close(self) -> None:
         for writer in self.open.values():
@@ -177,6 +186,54 @@ def _write(writers: _Writers, ids: list[int], documents: dict) -> int:
         writers.writer(target).update_document(**document.fields)
         touched += 1
     return touched
+
+
+def segment_count(folder: Path) -> int:
+    """How many segments the public index in ``folder`` has now."""
+    return len(whoosh_index.open_dir(str(folder / PUBLIC))._segments())
+
+
+def merge_small(folder: Path, timeout: float) -> bool:
+    """If the public index has more than ``MERGE_ABOVE_SEGMENTS`` segments, merge its smallest
+    ones of about the same size. The caller holds the apply lock. Returns whether it merged."""
+    index = whoosh_index.open_dir(str(folder / PUBLIC))
+    segments = index._segments()
+    if len(segments) <= MERGE_ABOVE_SEGMENTS or len(smallest(segments)) < 2:
+        return False
+    index.writer(timeout=timeout, compound=False).commit(mergetype=_merge_smallest)
+    integrity.record(folder, [PUBLIC])
+    return True
+
+
+def smallest(segments: list) -> list:
+    """The segments to merge: from the smallest up, the first run of at least two within
+    ``MERGE_SIZE_FACTOR`` of the run's smallest, up to ``MERGE_AT_MOST`` entries in all; or
+    none. Like sizes merge into the next size up, so segments stay few over many saves."""
+    ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
+    for start, first in enumerate(ordered):
+        bound = MERGE_SIZE_FACTOR * max(1, first.doc_count_all())
+        run, total = [], 0
+        for segment in ordered[start:]:
+            size = segment.doc_count_all()
+            if size > bound or total + size > MERGE_AT_MOST:
+                break
+            run.append(segment)
+            total += size
+        if len(run) >= 2:
+            return run
+    return []
+
+
+def _merge_smallest(writer, segments: list) -> list:
+    """A Whoosh merge policy: ``smallest(segments)`` go into the writer's new segment.
+    Returns the segments kept as they are."""
+    merged = smallest(segments)
+    for segment in merged:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    names = {segment.segment_id() for segment in merged}
+    return [segment for segment in segments if segment.segment_id() not in names]
 
 
 def merge_all(folder: Path) -> None:

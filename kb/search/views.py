@@ -11,7 +11,7 @@ from kb.db import db
 from kb.search import SearchUnavailable, bp, get_index, get_synonyms
 from kb.search.documents import ACROSS_SECTORS
 from kb.search.matching import saved_query
-from kb.search.query import MAX_TERMS
+from kb.search.query import MAX_TERMS, shorten
 from kb.search.schema import FACETS
 from kb.search.service import SORTS, SearchRequest, search
 from kb.search.similar import similar_to_text
@@ -35,7 +35,7 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
     drafts = permissions.drafts_in_search(user)
     return (
         SearchRequest(
-            text=text[:QUERY_MAX],
+            text=shorten(text, QUERY_MAX),
             selected={facet: values for facet, values in selected.items() if values},
             sort=sort,
             page=page,

@@ -80,6 +80,12 @@ def _interstitial(page, live: Live) -> None:
 STATES: dict[str, Callable] = {
     "results": _search("q=qr+codes", "4 results for “qr codes”"),
     "no results": _search("q=xyzzyplugh", "Nothing matched “xyzzyplugh”"),
+    "results, then partial matches": _search(
+        "q=winter+phone+calls", "4 results for “winter phone calls”", "Partial matches"
+    ),
+    "partial matches only": _search(
+        "q=gritter+podcast", "no entry has all of these words", "Partial matches"
+    ),
     "no results with nearest matches": _search(
         "q=twiter", "Did you mean twitter?", "Nearest matches"
     ),
@@ -114,6 +120,7 @@ def test_axe_reports_no_violations(browser, live, state):
 SEARCH_PAGES = {
     "results with filters": "q=qr+codes&sector=education&channel=qr-codes",
     "no results": "q=twiter",
+    "partial matches": "q=winter+phone+calls",
 }
 
 

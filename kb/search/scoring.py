@@ -1,0 +1,126 @@
+"""The top of a results page, scored from postings kept per segment.
+
+Whoosh finds the best-scoring documents by walking every match through a tree of matchers,
+several Python calls per posting per field: most of a search's time once the matches
+themselves come from bitsets (``postings.py``). When a query is made of terms alone (words in
+fields, keyword filters, exclusions), its score for a document is the sum of its terms'
+scores, so each term's postings and each field's lengths are read once per segment and kept,
+and a page is scored from those arrays, only for the documents the page may show. The
+formula and the statistics are Whoosh's own (BM25F, then the reuse lift), so the page is the
+one Whoosh would give, up to the rounding of sums. Phrases and anything else go to Whoosh.
+"""
+
+from __future__ import annotations
+
+import heapq
+from array import array
+
+from whoosh import query as Q
+from whoosh.scoring import bm25
+from whoosh.searching import Results
+
+from kb.search.postings import members, segment_id, segment_matches, subsearchers
+from kb.search.readers import Snapshot
+
+Leaf = tuple[Q.Term, Q.Phrase | None]  # a term, and the phrase it must be part of, if any
+
+
+def leaves_of(query: Q.Query, within_or: bool = False) -> list[Leaf] | None:
+    """The terms whose scores add up to ``query``'s score for a document it matches, each
+    with the phrase that must match for it to count; None if ``query`` holds anything but
+    terms, phrases, AND, OR and exclusions (which score nothing), or an AND inside an OR
+    (whose terms would count only where all of them match)."""
+    if isinstance(query, Q.Term):
+        return [(query, None)]
+    if isinstance(query, Q.Phrase) and query.boost == 1:
+        return [(Q.Term(query.fieldname, word), query) for word in query.words]
+    if isinstance(query, Q.And | Q.Or) and not (within_or and isinstance(query, Q.And)):
+        found: list[Leaf] = []
+        for part in query.subqueries:
+            leaves = leaves_of(part, within_or or isinstance(query, Q.Or))
+            if leaves is None:
+                return None
+            found += leaves
+        return found
+    if isinstance(query, Q.AndNot):
+        return leaves_of(query.a, within_or)
+    return None
+
+
+def top(snapshot: Snapshot, query: Q.Query, allowed: int, limit: int) -> Results | None:
+    """Whoosh's results for the ``limit`` best of the documents in ``allowed`` (each of which
+    matches ``query``), or None when ``query`` is not made of terms and phrases alone."""
+    leaves = leaves_of(query)
+    if leaves is None:
+        return None
+    searcher = snapshot.searcher
+    weighting = searcher.weighting
+    scores: dict[int, float] = {}
+    for sub, offset in subsearchers(searcher):
+        reader = sub.reader()
+        count = reader.doc_count_all()
+        local = allowed >> offset & ((1 << count) - 1) if count else 0
+        if not local:
+            continue
+        wanted = set(members(local))
+        segment = segment_id(reader)
+        for term, phrase in leaves:
+            ids, weights = _postings(snapshot, reader, term)
+            counted = wanted
+            if phrase is not None:
+                counted = wanted & set(
+                    members(segment_matches(snapshot.segments, sub, reader, segment, phrase))
+                )
+            field = term.fieldname
+            if not searcher.schema[field].scorable:  # keyword filters: Whoosh scores the weight
+                for docnum, weight in zip(ids, weights, strict=True):
+                    if docnum in counted:
+                        number = docnum + offset
+                        scores[number] = scores.get(number, 0.0) + weight
+                continue
+            idf = searcher.idf(field, term.text)
+            average = searcher.avg_field_length(field) or 1
+            b = weighting._field_B.get(field, weighting.B)
+            lengths = _lengths(snapshot, reader, field)
+            for docnum, weight in zip(ids, weights, strict=True):
+                if docnum in counted:
+                    number = docnum + offset
+                    score = bm25(idf, weight, lengths[docnum], average, b, weighting.K1)
+                    scores[number] = scores.get(number, 0.0) + score
+    final = weighting.final
+    # Highest score first, then the lower document number, as Whoosh orders them. Rounded:
+    # sums in another order differ in the last bits, which would break ties at random.
+    best = heapq.nsmallest(
+        limit, ((-round(final(searcher, n, s), 9), n) for n, s in scores.items())
+    )
+    return Results(searcher, query, [(-score, docnum) for score, docnum in best])
+
+
+def _postings(snapshot: Snapshot, reader, term: Q.Term) -> tuple[array, array]:
+    """(document numbers, weights) of a term in one segment, deleted documents possibly
+    included (``allowed`` never holds them)."""
+    key = (segment_id(reader), "weights", term.fieldname, term.text)
+    found = snapshot.segments.get(key)
+    if found is None:
+        ids, weights = array("I"), array("d")
+        if (term.fieldname, term.text) in reader:
+            matcher = reader.postings(term.fieldname, term.text)
+            while matcher.is_active():
+                ids.append(matcher.id())
+                weights.append(matcher.weight())
+                matcher.next()
+        found = (ids, weights)
+        snapshot.segments.put(key, found, 64 + 12 * len(ids))
+    return found
+
+
+def _lengths(snapshot: Snapshot, reader, field: str) -> array:
+    """Each document's length in ``field`` in one segment, as Whoosh stores it."""
+    key = (segment_id(reader), "lengths", field)
+    found = snapshot.segments.get(key)
+    if found is None:
+        found = array(
+            "I", (reader.doc_field_length(d, field) or 0 for d in range(reader.doc_count_all()))
+        )
+        snapshot.segments.put(key, found, 64 + 4 * len(found))
+    return found
