@@ -20,8 +20,10 @@ threads = int(os.environ.get("KB_THREADS") or 4)
 timeout = 60  # a worker silent this long is killed and replaced
 graceful_timeout = 30  # on HUP, TERM or recycling, requests in flight get this long to finish
 keepalive = 5
-max_requests = 5000  # recycle workers now and then, so memory never creeps
-max_requests_jitter = 500
+# Recycle workers now and then, so memory never creeps; rarely, since a new worker starts
+# with cold search caches and cached pages answer a thousand requests a second.
+max_requests = 100_000
+max_requests_jitter = 10_000
 
 accesslog = "-"
 errorlog = "-"
