@@ -11,7 +11,9 @@ REUSE_LIFT = 0.15  # one reuse lifts a score by 15%; three by 30%; seven by 45%
 
 
 def lift(count: int) -> float:
-    return 1.0 + REUSE_LIFT * math.log2(1 + count)
+    # Under merges running beside a search, Whoosh has been seen to read a count below zero
+    # (the cause is not pinned down): no reuse counted, so no lift rather than an error.
+    return 1.0 + REUSE_LIFT * math.log2(1 + count) if count > 0 else 1.0
 
 
 class ReuseWeighting(BM25F):
