@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -75,6 +76,13 @@ def take_write_lock(session: Session) -> None:
         driver = connection.connection.driver_connection
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def upsert(session: Session, model):
+    """An ``INSERT`` for ``model`` that takes ``on_conflict_do_update``, in the dialect of
+    ``session``'s database (SQLite and PostgreSQL spell it alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)
 
 
 @contextmanager

@@ -30,9 +30,9 @@ from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import case, delete, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from kb.db import upsert
 from kb.models import LoginThrottle
 
 DEVICE_COOKIE = "kb_device"
@@ -77,11 +77,6 @@ def device_buckets(device: str, limits: Limits) -> list[Bucket]:
     return [Bucket(f"device:{device}", limits.per_account, doubling=False)]
 
 
-def _insert(session: Session):
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(LoginThrottle)
-
-
 def _reserve(session: Session, bucket: Bucket, limits: Limits, now: float) -> bool:
     """Count one attempt under ``bucket`` if it may go ahead; one atomic statement."""
     t = LoginThrottle.__table__
@@ -110,7 +105,7 @@ def _reserve(session: Session, bucket: Bucket, limits: Limits, now: float) -> bo
     over = bucket.limit <= 1
     first_delay = limits.first_delay if bucket.doubling else window
     statement = (
-        _insert(session)
+        upsert(session, LoginThrottle)
         .values(
             key=bucket.key,
             attempts=1,

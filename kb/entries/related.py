@@ -22,10 +22,9 @@ from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from kb.db import db, utcnow
+from kb.db import db, upsert, utcnow
 from kb.models import Entry, RelatedEntries, SearchChange, Status
 from kb.search import SearchIndex, SearchUnavailable, get_index
 from kb.search.similar import related_ids
@@ -73,8 +72,7 @@ def refresh(index: SearchIndex, session: Session, entry: Entry) -> list[int]:
         "computed_through": applied,
         "computed_at": utcnow(),
     }
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(RelatedEntries).values(**values)
+    statement = upsert(session, RelatedEntries).values(**values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[RelatedEntries.entry_id],
