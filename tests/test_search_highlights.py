@@ -1,12 +1,22 @@
-"""Snippets come from the same tokens Whoosh's analyser gives, found in one step."""
+"""Snippets come from the same tokens Whoosh's analyser gives, found in one step, and are the
+passages Whoosh's own highlighter would pick."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import select
+from whoosh.highlight import ContextFragmenter, Formatter, WholeFragmenter, highlight
 
 from kb.models import Revision
 from kb.rendering import text_of_html
-from kb.search.highlights import quick_tokens
+from kb.search.highlights import (
+    SNIPPET_FROM_FIRST_CHARS,
+    analysed,
+    quick_tokens,
+    snippets,
+    whole,
+)
 from kb.search.schema import TEXT_ANALYZER
 
 ODD = [
@@ -36,3 +46,55 @@ def test_the_same_tokens_as_whoosh_on_every_body_and_odd_text(store):
 def test_tokens_stop_at_the_limit():
     text = "alpha beta gamma delta"
     assert [t.text for t in quick_tokens(text, frozenset(), 10)] == ["alpha", "beta"]
+
+
+class Segments(Formatter):
+    """Whoosh's fragments as the segments ``snippets`` returns."""
+
+    def format_fragment(self, fragment, replace=False):
+        segments, index, text = [], fragment.startchar, fragment.text
+        for token in sorted(fragment.matches, key=lambda t: (t.startchar, t.startchar - t.endchar)):
+            if token.startchar < index:
+                continue
+            if token.startchar > index:
+                segments.append((text[index : token.startchar], False))
+            segments.append((text[token.startchar : token.endchar], True))
+            index = token.endchar
+        segments.append((text[index : fragment.endchar], False))
+        return tuple(s for s in segments if s[0])
+
+    def format(self, fragments, replace=False):
+        return tuple(self.format_fragment(f) for f in fragments)
+
+
+def whoosh_snippets(text: str, words: frozenset, fragmenter, top: int):
+    found = highlight(text, words, TEXT_ANALYZER, fragmenter, Segments(), top=top)
+    return found or ()
+
+
+def word_sets(text: str) -> list[frozenset]:
+    """Queries of one to three words a reader might type for ``text``: common words, rare
+    ones, a mix, and a word it lacks."""
+    counts = Counter(t.text for t in quick_tokens(text, frozenset(), None) if not t.stopped)
+    ranked = [word for word, _ in counts.most_common()]
+    picks = [ranked[:1], ranked[:2], ranked[:3], ranked[-1:], ranked[-2:], ranked[1::7][:3]]
+    return [frozenset(p) for p in picks if p] + [frozenset({"zzyzx"}), frozenset()]
+
+
+def test_snippets_are_the_passages_whooshs_highlighter_picks(store):
+    bodies = [text_of_html(html) for html in store.scalars(select(Revision.body_html))]
+    titles = list(store.scalars(select(Revision.title)))
+    analysed.cache_clear()
+    compared = 0
+    for text in [*bodies, *ODD, "word " * 1_000, ("alpha beta " * 300) + "gamma"]:
+        start = text[:SNIPPET_FROM_FIRST_CHARS]
+        for words in word_sets(start):
+            expected = whoosh_snippets(start, words, ContextFragmenter(200, 60, None), top=2)
+            assert snippets(text, words, top=2) == expected, (text[:80], words)
+            compared += bool(expected)
+    for title in titles:
+        for words in word_sets(title):
+            expected = whoosh_snippets(title, words, WholeFragmenter(), top=1)
+            assert whole(title, words) == (expected[0] if expected else None), (title, words)
+    assert compared > 200  # most comparisons had something to show
+    assert analysed.cache_info().hits > 0  # each text was analysed once, then reused

@@ -1,73 +1,40 @@
 """Highlighted snippets as data: fragments of (text, matched) pairs. Templates escape the
-text and wrap matched pieces in ``<mark>``, which is the only markup search adds."""
+text and wrap matched pieces in ``<mark>``, which is the only markup search adds.
+
+Making a page's twenty snippets through Whoosh's highlighter was over half of a search's
+time: it analyses each text anew for every query, a token at a time through five generators.
+Here a text is analysed once per process (``analysed``, kept by its content) into plain
+arrays, and each query only walks those arrays. The fragments are the ones Whoosh's
+``ContextFragmenter`` and ``BasicFragmentScorer`` would choose; a test compares the two.
+"""
 
 from __future__ import annotations
 
 import functools
+import sys
+from array import array
+from collections import deque
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from whoosh.analysis import Token
-from whoosh.highlight import (
-    ContextFragmenter,
-    Formatter,
-    Highlighter,
-    WholeFragmenter,
-    top_fragments,
-)
 
 from kb.search.schema import TEXT_ANALYZER
 
 Segment = tuple[str, bool]
 Snippet = tuple[Segment, ...]
 
-
-class SegmentFormatter(Formatter):
-    """A Whoosh formatter that returns segments instead of a marked-up string."""
-
-    def format_fragment(self, fragment, replace=False) -> Snippet:
-        segments: list[Segment] = []
-        index, text = fragment.startchar, fragment.text
-        for token in sorted(fragment.matches, key=lambda t: (t.startchar, t.startchar - t.endchar)):
-            if token.startchar is None or token.startchar < index:
-                continue
-            if token.startchar > index:
-                segments.append((text[index : token.startchar], False))
-            segments.append((text[token.startchar : token.endchar], True))
-            index = token.endchar
-        segments.append((text[index : fragment.endchar], False))
-        return tuple(s for s in segments if s[0])
-
-    def format(self, fragments, replace=False) -> tuple[Snippet, ...]:
-        return tuple(self.format_fragment(f) for f in fragments)
-
-
 # Snippets come from the start of a text: analysing a long body in full for every hit cost
 # more than the rest of the search together.
 SNIPPET_FROM_FIRST_CHARS = 2_000
-
-
-class QuickHighlighter(Highlighter):
-    """Whoosh's highlighter, with the text analysed in one step instead of a chain of five
-    filters, each a generator: the same tokens (``quick_tokens``), for a third of the time.
-    Highlighting a page's twenty snippets was over half of a search's time."""
-
-    def highlight_hit(self, hitobj, fieldname, text=None, top=3, minscore=1, **_options):
-        results = hitobj.results
-        field = results.searcher.schema[fieldname]
-        if field.analyzer is not TEXT_ANALYZER:
-            return super().highlight_hit(hitobj, fieldname, text, top, minscore)
-        text = hitobj[fieldname] if text is None else text
-        terms = results.query_terms(expand=True, fieldname=fieldname)
-        words = frozenset(field.from_bytes(term[1]) for term in terms)
-        tokens = quick_tokens(text, words, self.fragmenter.charlimit)
-        fragments = self.fragmenter.fragment_tokens(text, self._merge_matched_tokens(tokens))
-        best = top_fragments(fragments, top, self.scorer, self.order, minscore=minscore)
-        return self.formatter.format(best)
-
+FRAGMENT_CHARS = 200  # at most this many characters of words in a snippet
+SURROUND = 60  # characters of context before the first match and after the last
+TEXTS_KEPT = 4_096  # analysed texts kept per process: a few KB each
 
 _TOKENIZER, _LOWER, _STOPS, _STEMS, _CHARSET = TEXT_ANALYZER.items
 
 
-def quick_tokens(text: str, words: frozenset, charlimit: int | None):
+def quick_tokens(text: str, words: frozenset, charlimit: int | None) -> Iterator[Token]:
     """``TEXT_ANALYZER``'s tokens of ``text`` as Whoosh highlights them (stop words kept and
     marked), each marked matched if it is one of ``words``; up to ``charlimit``. One token
     object is reused, as Whoosh's tokenizers do."""
@@ -85,31 +52,110 @@ def quick_tokens(text: str, words: frozenset, charlimit: int | None):
         yield token
 
 
-def configure(results) -> None:
-    """Snippets of about 200 characters around the matches."""
-    results.highlighter = QuickHighlighter(
-        fragmenter=ContextFragmenter(maxchars=200, surround=60, charlimit=SNIPPET_FROM_FIRST_CHARS),
-        formatter=SegmentFormatter(),
-    )
-    # Whoosh works out the query's terms present in the index again for every hit and field
-    # it highlights; they are the same for the whole page.
-    results.query_terms = functools.cache(results.query_terms)
+class Analysed(NamedTuple):
+    """A text's tokens as three parallel sequences: where each starts and ends, and its term
+    (stemmed and folded as the index holds it; stop words as they are, never matched)."""
+
+    starts: array
+    ends: array
+    terms: tuple[str, ...]
 
 
-def snippets(hit, field: str, top: int) -> tuple[Snippet, ...]:
-    found = hit.highlights(field, top=top)
-    return found if isinstance(found, tuple) else ()
+@functools.lru_cache(maxsize=TEXTS_KEPT)
+def analysed(text: str) -> Analysed:
+    """``text`` analysed; kept by content, so an edited text is simply analysed again.
+    ``lru_cache`` is safe to share between threads."""
+    starts, ends, terms = array("l"), array("l"), []
+    for token in quick_tokens(text, frozenset(), None):
+        starts.append(token.startchar)
+        ends.append(token.endchar)
+        terms.append(sys.intern(token.text))  # the same few thousand words across texts
+    return Analysed(starts, ends, tuple(terms))
 
 
-def whole(hit, field: str) -> Snippet | None:
-    """``field`` in full with its matches marked, or None if nothing in it matched."""
-    results = hit.results
-    saved = results.fragmenter
-    results.fragmenter = WholeFragmenter()
-    try:
-        found = snippets(hit, field, top=1)
-    finally:
-        results.fragmenter = saved
-    if not found:
+def snippets(text: str, words: frozenset[str], top: int = 2) -> tuple[Snippet, ...]:
+    """Up to ``top`` snippets of about 200 characters around matches of ``words`` in the first
+    2,000 characters of ``text``, in the order they come: the passages with the most matches
+    of the most different words, as Whoosh's highlighter picks them."""
+    if not words or not text:
+        return ()
+    text = text[:SNIPPET_FROM_FIRST_CHARS]
+    fragments = list(_fragments(analysed(text), words))
+    best = sorted(fragments, key=lambda f: (_score(f[2]), f[0]), reverse=True)
+    return tuple(_segments(text, start, end, matches) for start, end, matches in
+                 sorted(best[:top]))  # fmt: skip
+
+
+def whole(text: str, words: frozenset[str]) -> Snippet | None:
+    """``text`` in full with its matches of ``words`` marked, or None if nothing matched."""
+    if not words or not text:
         return None
-    return found[0]
+    starts, ends, terms = analysed(text)
+    matches = [(starts[i], ends[i], term) for i, term in enumerate(terms) if term in words]
+    return _segments(text, 0, len(text), matches) if matches else None
+
+
+def _fragments(text: Analysed, words: frozenset[str]) -> Iterator[tuple]:
+    """Whoosh's ``ContextFragmenter(maxchars=200, surround=60)`` over an analysed text:
+    (start, end, [(start, end, term) of each match]) for each fragment holding a match."""
+    starts, ends, terms = text
+    firsts: deque[int] = deque()  # starts of unmatched words within reach before a match
+    first = None  # where the fragment being gathered starts
+    countdown = -1  # characters still to take; below zero when not in a fragment
+    matches: list[tuple[int, int, str]] = []
+    length = 0  # characters of words in the fragment
+    end = 0
+    for i, term in enumerate(terms):
+        start, end = starts[i], ends[i]
+        size, matched = end - start, term in words
+        if countdown < 0 and not matched:
+            firsts.append(start)
+            while firsts and end - firsts[0] > SURROUND:
+                firsts.popleft()
+        elif length + size > FRAGMENT_CHARS:
+            countdown = 0
+        elif matched:
+            countdown = SURROUND
+            if first is None:
+                if firsts:
+                    first = firsts[0]
+                else:
+                    first = start
+                    countdown += SURROUND
+            matches.append((start, end, term))
+        if countdown >= 0:
+            length += size
+            countdown -= size
+            if countdown <= 0:
+                if matches:
+                    yield first, end, matches
+                matches, firsts, first, length = [], deque(), None, 0
+    if matches:
+        yield first, end, matches
+
+
+def _score(matches: list[tuple[int, int, str]]) -> int:
+    """Whoosh's ``BasicFragmentScorer``: matches, times a hundred per different word."""
+    return len(matches) * len({term for _, _, term in matches}) * 100
+
+
+def _segments(text: str, start: int, end: int, matches: Iterable[tuple]) -> Snippet:
+    segments: list[Segment] = []
+    index = start
+    for begin, finish, _ in matches:
+        if begin < index:
+            continue
+        if begin > index:
+            segments.append((text[index:begin], False))
+        segments.append((text[begin:finish], True))
+        index = finish
+    segments.append((text[index:end], False))
+    return tuple(s for s in segments if s[0])
+
+
+def query_words(results, field: str) -> frozenset[str]:
+    """The words of ``results``' query present in the index for ``field`` (wildcards and
+    prefixes expanded), as ``analysed`` gives them: the same for every hit on a page."""
+    schema_field = results.searcher.schema[field]
+    terms = results.query_terms(expand=True, fieldname=field)
+    return frozenset(schema_field.from_bytes(term[1]) for term in terms)

@@ -25,7 +25,7 @@ from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 from kb import permissions
 from kb.models import TERM_MODELS, Entry, Kind, Organisation, Status
 from kb.search.documents import ACROSS_SECTORS
-from kb.search.highlights import Snippet, configure, snippets, whole
+from kb.search.highlights import Snippet, query_words, snippets, whole
 from kb.search.index import SearchIndex
 from kb.search.postings import matching, members, subsearchers, to_bits
 from kb.search.query import Synonyms, bounded, build, near_misses, parse
@@ -298,8 +298,8 @@ def _hits(session, snapshot, whoosh_query, final: int, request: SearchRequest) -
         results = snapshot.searcher.search(
             whoosh_query, filter=Allowed(final), limit=limit, **SORT_OPTIONS[request.sort]
         )
-    configure(results)
     page = results[start : start + request.per_page]
+    title_words, body_words = query_words(results, "title"), query_words(results, "body")
     ids = [int(hit["id"]) for hit in page]
     entries = load_entries(session, ids)
     hits = []
@@ -308,7 +308,8 @@ def _hits(session, snapshot, whoosh_query, final: int, request: SearchRequest) -
         if entry is None or not _still_visible(entry, request):
             continue  # the index lagged behind a change; the database decides
         reused = hit.get("borrow_count") or 0
-        hits.append(Hit(entry, whole(hit, "title"), snippets(hit, "body", top=2), reused))
+        title, body = whole(hit["title"], title_words), snippets(hit["body"], body_words, top=2)
+        hits.append(Hit(entry, title, body, reused))
     return hits
 
 
