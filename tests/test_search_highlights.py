@@ -3,6 +3,7 @@ passages Whoosh's own highlighter would pick."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 from sqlalchemy import select
@@ -81,12 +82,28 @@ def word_sets(text: str) -> list[frozenset]:
     return [frozenset(p) for p in picks if p] + [frozenset({"zzyzx"}), frozenset()]
 
 
+def random_texts(count: int) -> list[str]:
+    """Texts of words from a small vocabulary, some long (past the 60 characters of context,
+    one past a whole snippet's 200), so matches fall at every distance from each other."""
+    rng = random.Random(16)
+    vocabulary = ["police", "tweet", "beat", "nhs", "qr", "code", "the", "a", "of", "council",
+                  "x" * 61, "y" * 201, "emergencies", "channel", "fire", "é"]  # fmt: skip
+    return [
+        " ".join(
+            rng.choice(vocabulary) + rng.choice(["", ",", ".", " -"])
+            for _ in range(rng.randint(1, 400))
+        )  # fmt: skip
+        for _ in range(count)
+    ]
+
+
 def test_snippets_are_the_passages_whooshs_highlighter_picks(store):
     bodies = [text_of_html(html) for html in store.scalars(select(Revision.body_html))]
     titles = list(store.scalars(select(Revision.title)))
     analysed.cache_clear()
     compared = 0
-    for text in [*bodies, *ODD, "word " * 1_000, ("alpha beta " * 300) + "gamma"]:
+    odd = [*ODD, "word " * 1_000, ("alpha beta " * 300) + "gamma", *random_texts(300)]
+    for text in [*bodies, *odd]:
         start = text[:SNIPPET_FROM_FIRST_CHARS]
         for words in word_sets(start):
             expected = whoosh_snippets(start, words, ContextFragmenter(200, 60, None), top=2)

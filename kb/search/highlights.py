@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import sys
 from array import array
-from collections import deque
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
@@ -97,28 +97,36 @@ def whole(text: str, words: frozenset[str]) -> Snippet | None:
 
 def _fragments(text: Analysed, words: frozenset[str]) -> Iterator[tuple]:
     """Whoosh's ``ContextFragmenter(maxchars=200, surround=60)`` over an analysed text:
-    (start, end, [(start, end, term) of each match]) for each fragment holding a match."""
+    (start, end, [(start, end, term) of each match]) for each fragment holding a match.
+    Whoosh walks every word; here a run of words outside any fragment is jumped over."""
     starts, ends, terms = text
-    firsts: deque[int] = deque()  # starts of unmatched words within reach before a match
+    hits = [i for i, term in enumerate(terms) if term in words]
+    reach = None  # where a fragment starting at the next match would start (unmatched words)
     first = None  # where the fragment being gathered starts
     countdown = -1  # characters still to take; below zero when not in a fragment
     matches: list[tuple[int, int, str]] = []
     length = 0  # characters of words in the fragment
-    end = 0
-    for i, term in enumerate(terms):
-        start, end = starts[i], ends[i]
+    i, end = 0, 0
+    while i < len(terms):
+        start, end, term = starts[i], ends[i], terms[i]
         size, matched = end - start, term in words
         if countdown < 0 and not matched:
-            firsts.append(start)
-            while firsts and end - firsts[0] > SURROUND:
-                firsts.popleft()
-        elif length + size > FRAGMENT_CHARS:
+            # Whoosh keeps the unmatched words ending within SURROUND of the latest one;
+            # only the earliest of them before the next match counts.
+            after = bisect_left(hits, i)
+            if after == len(hits):
+                break
+            since, i = i, hits[after]
+            k = bisect_left(starts, ends[i - 1] - SURROUND, since, i)
+            reach = starts[k] if k < i else None
+            continue
+        if length + size > FRAGMENT_CHARS:
             countdown = 0
         elif matched:
             countdown = SURROUND
             if first is None:
-                if firsts:
-                    first = firsts[0]
+                if reach is not None:
+                    first = reach
                 else:
                     first = start
                     countdown += SURROUND
@@ -129,7 +137,8 @@ def _fragments(text: Analysed, words: frozenset[str]) -> Iterator[tuple]:
             if countdown <= 0:
                 if matches:
                     yield first, end, matches
-                matches, firsts, first, length = [], deque(), None, 0
+                matches, reach, first, length = [], None, None, 0
+        i += 1
     if matches:
         yield first, end, matches
 
