@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import random
 import sys
 import tempfile
 import time
@@ -29,8 +30,10 @@ from kb import create_app  # noqa: E402
 from kb.db import db  # noqa: E402
 from kb.models import Entry, Sector  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from load import WORDS  # noqa: E402
+
 PAGES = ("home", "listing", "entry", "search")
-QUERIES = ("podcast", "social media", "flood warnings", "qr codes", "recruitment", "accessibility")
 
 
 def _paths(app) -> dict[str, list[str]]:
@@ -39,11 +42,14 @@ def _paths(app) -> dict[str, list[str]]:
             select(Entry.slug).where(Entry.status == "published").order_by(Entry.id)
         ).all()
         sector = db.session.scalars(select(Sector.slug).order_by(Sector.position)).first()
+    # The load bench's searches: a different pair of its words each time.
+    searches = [f"/search?q={first}+{second}" for first in WORDS for second in WORDS]
+    random.Random(16).shuffle(searches)
     return {
         "home": ["/"],
         "listing": [f"/sectors/{sector}"],
         "entry": [f"/entries/{slug}" for slug in entries],
-        "search": [f"/search?q={q.replace(' ', '+')}" for q in QUERIES],
+        "search": searches,
     }
 
 

@@ -364,3 +364,16 @@ def test_organisation_name_that_matches_gets_no_suggestion(client, store):
     store.commit()
     page = search(client, q="wester")
     assert ranked(page) == ["wester-repairs"] and "Did you mean" not in page
+
+
+def test_a_suggestion_follows_the_catalogue_as_it_changes(client, store, org):
+    """Corrections are kept with the index generation they were looked up in: a word saved
+    since is offered at once, and one whose only entry went back to draft no longer is."""
+    assert "Did you mean" not in search(client, q="gorsebloon")
+    entry = make_entry(store, org, slug="gorse", title="Gorsebloom walks")
+    store.commit()
+    assert "Did you mean <a" in search(client, q="gorsebloon")
+    assert "<strong>gorsebloom</strong>" in search(client, q="gorsebloon")
+    entry.status = "draft"
+    store.commit()
+    assert "Did you mean" not in search(client, q="gorsebloon")

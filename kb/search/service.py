@@ -11,7 +11,6 @@ bitsets from postings kept per segment (``postings.py``).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -30,8 +29,9 @@ from kb.search.index import SearchIndex
 from kb.search.postings import matching, members, subsearchers, to_bits
 from kb.search.query import Synonyms, bounded, build, near_misses, parse
 from kb.search.readers import Snapshot
-from kb.search.schema import FACETS, SPELLING_ANALYZER
+from kb.search.schema import FACETS
 from kb.search.scoring import top
+from kb.search.spelling import suggest
 from kb.vocabulary import FACET_LABELS, FacetValue, Paginated, facet_values, sorts
 
 SORTS = sorts("relevance", "newest", "most-borrowed")
@@ -357,44 +357,3 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
         if values:
             matched &= bits_with(snapshot, facet, values)
     return _hits(session, snapshot, whoosh_query, matched, retry)
-
-
-# -- did you mean ---------------------------------------------------------------------------
-
-_PLAIN_WORD = re.compile(r"(?<![\w:\-\"])([^\W\d_]{3,})(?![\w:])")
-SUGGESTED_WORDS = 6  # unknown words looked up per query: each lookup walks the vocabulary
-
-
-def suggest(snapshot: Snapshot, text: str, synonyms: Synonyms) -> str | None:
-    """``text`` with unknown words replaced by the nearest known ones, or None."""
-    reader = snapshot.searcher.reader()
-    corrections: dict[str, str] = {}
-    looked_up = 0
-    outside_quotes = re.sub(r'"[^"]*"?', lambda m: " " * len(m.group()), text)
-    for match in _PLAIN_WORD.finditer(outside_quotes):
-        word = match.group(1).lower()
-        folded = "".join(token.text for token in SPELLING_ANALYZER(word))
-        if word in corrections or synonyms.group(word) or not folded:
-            continue
-        if reader.doc_frequency("spelling", folded):
-            continue
-        looked_up += 1
-        if looked_up > SUGGESTED_WORDS:
-            break
-        # Whoosh ranks suggestions by frequency whatever their distance, so look one edit
-        # away before two ("podcst" is "podcast", not the commoner "post").
-        found = []
-        for distance in (1, 2):
-            # prefix=1: people rarely mistype the first letter, and without it Whoosh
-            # compares against the whole vocabulary once the index has several segments.
-            found = snapshot.searcher.suggest(
-                "spelling", folded, limit=1, maxdist=distance, prefix=1
-            )
-            if found:
-                break
-        if found and found[0] != folded:
-            corrections[word] = found[0]
-    if not corrections:
-        return None
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, corrections)) + r")\b", re.IGNORECASE)
-    return pattern.sub(lambda m: corrections[m.group(1).lower()], text)
