@@ -27,8 +27,11 @@ PAGES = {
     "organisation": ("/orgs/{org}", 15),
     "entry page": ("/entries/{entry}", 13),
     "entry history": ("/entries/{entry}/history", 8),
-    "search": ("/search?q=test+entry", 12),  # results, then partial matches: each in a query
+    "search": ("/search?q=test+entry", 9),
     "borrowing": ("/borrowing", 8),
+    "sector feed": ("/feeds/sectors/police.atom", 18),
+    "recent feed": ("/feeds/recent.atom", 9),
+    "search feed": ("/search.atom?q=test+entry", 12),
 }
 SIGNED_IN = 4
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -233,16 +234,19 @@ def _search(snapshot, session, request, synonyms) -> SearchResults:
         final &= bits
     total = final.bit_count()
     facets = _facets(session, snapshot, matched, chosen, request)
-    hits = _hits(session, snapshot, whoosh_query, final, request)
-    results = SearchResults(request, hits, total, facets, matched.bit_count(),
-                            shortened=shortened, generation=snapshot.generation)  # fmt: skip
+    found, partial = _found(snapshot, whoosh_query, final, request), []
     near_query = near_misses(clauses, resolver)
     if near_query is not None and total < request.per_page and request.page == 1:
         near = matching(snapshot.segments, snapshot.searcher, near_query) & visible & ~final
         for bits in chosen.values():
             near &= bits
-        room = replace(request, per_page=request.per_page - len(hits))
-        results.partial = _hits(session, snapshot, near_query, near, room)
+        room = replace(request, per_page=request.per_page - len(found))
+        partial = _found(snapshot, near_query, near, room)
+    entries = load_entries(session, [f.id for f in found + partial])  # one round trip for both
+    results = SearchResults(request, _hits(found, entries, request), total, facets,
+                            matched.bit_count(), shortened=shortened,
+                            generation=snapshot.generation)  # fmt: skip
+    results.partial = _hits(partial, entries, request)
     results.suggestion = suggest(snapshot, request.text, synonyms)
     results.unknown = _unknown_filters(session, clauses, resolver)
     if not final and not results.partial:
@@ -285,7 +289,17 @@ def _facets(session, snapshot, matched: int, chosen: dict[str, int], request) ->
     return out
 
 
-def _hits(session, snapshot, whoosh_query, final: int, request: SearchRequest) -> list[Hit]:
+class Found(NamedTuple):
+    """The index's side of a hit: the entry, and what is shown of it."""
+
+    id: int
+    title: Snippet | None
+    snippets: tuple[Snippet, ...]
+    reused: int
+
+
+def _found(snapshot, whoosh_query, final: int, request: SearchRequest) -> list[Found]:
+    """The page of ``final``'s documents ``request`` asks for, in its order."""
     if not final or request.per_page < 1:
         return []
     start = (request.page - 1) * request.per_page
@@ -300,16 +314,24 @@ def _hits(session, snapshot, whoosh_query, final: int, request: SearchRequest) -
         )
     page = results[start : start + request.per_page]
     title_words, body_words = query_words(results, "title"), query_words(results, "body")
-    ids = [int(hit["id"]) for hit in page]
-    entries = load_entries(session, ids)
+    return [
+        Found(
+            int(hit["id"]),
+            whole(hit["title"], title_words),
+            snippets(hit["body"], body_words, top=2),
+            hit.get("borrow_count") or 0,
+        )  # fmt: skip
+        for hit in page
+    ]
+
+
+def _hits(found: list[Found], entries: dict[int, Entry], request: SearchRequest) -> list[Hit]:
     hits = []
-    for hit in page:
-        entry = entries.get(int(hit["id"]))
+    for item in found:
+        entry = entries.get(item.id)
         if entry is None or not _still_visible(entry, request):
             continue  # the index lagged behind a change; the database decides
-        reused = hit.get("borrow_count") or 0
-        title, body = whole(hit["title"], title_words), snippets(hit["body"], body_words, top=2)
-        hits.append(Hit(entry, title, body, reused))
+        hits.append(Hit(entry, item.title, item.snippets, item.reused))
     return hits
 
 
@@ -333,9 +355,7 @@ def load_entries(session: Session, ids: Sequence[int]) -> dict[int, Entry]:
     if not ids:
         return {}
     rows = session.scalars(
-        select(Entry)
-        .where(Entry.id.in_(ids))
-        .options(selectinload(Entry.channels), selectinload(Entry.relevant_sectors))
+        select(Entry).where(Entry.id.in_(ids)).options(selectinload(Entry.channels))
     )
     return {entry.id: entry for entry in rows}
 
@@ -356,4 +376,5 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
     for facet, values in retry.selected.items():
         if values:
             matched &= bits_with(snapshot, facet, values)
-    return _hits(session, snapshot, whoosh_query, matched, retry)
+    found = _found(snapshot, whoosh_query, matched, retry)
+    return _hits(found, load_entries(session, [f.id for f in found]), retry)
