@@ -223,6 +223,7 @@ def plain_text(source: str) -> str:
 
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|td|th|tr|pre|blockquote|div)>|<br\s*/?>", re.I)
+_MARK = Markup("<mark>{}</mark>")
 
 
 def text_of_html(html: str) -> str:
@@ -230,3 +231,9 @@ def text_of_html(html: str) -> str:
     search index. Fast: our own sanitised output needs no full parser."""
     text = _TAG.sub("", _BLOCK_END.sub(" ", html))
     return re.sub(r"\s+", " ", unescape(text)).strip()
+
+
+def marked(segments) -> Markup:
+    """A search snippet, ``(text, matched)`` pairs, as HTML: every text escaped, matched ones
+    wrapped in ``<mark>``, the only markup search adds."""
+    return Markup().join(_MARK.format(text) if matched else text for text, matched in segments)

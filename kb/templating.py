@@ -13,6 +13,7 @@ from kb import permissions
 from kb.db import db
 from kb.licences import LICENCES
 from kb.models import Organisation
+from kb.rendering import marked
 from kb.vocabulary import PastTheLastPage
 
 
@@ -73,6 +74,7 @@ def _past_the_last_page(error: PastTheLastPage):
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = _format_date
+    app.jinja_env.filters["marked"] = marked
     app.jinja_env.globals.update(
         today=_today,
         url_with=url_with,
