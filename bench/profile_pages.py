@@ -6,8 +6,9 @@
 Sets up the sample catalogue as ``kb init`` does, in a temporary folder, then requests each
 page through Flask's test client as an anonymous reader (``--signed-in`` for a member), with
 the shared page cache off unless ``--cached`` (so the page's own code is what is measured), and
-prints the mean milliseconds per request and the functions with the most time of their own
-and in total. Run it before changing a page's code and after, one right after the other.
+prints the mean milliseconds per request (plain, then under the profiler) and the functions
+with the most time of their own and in total. Run it before changing a page's code and
+after, one right after the other.
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def _paths(app) -> dict[str, list[str]]:
     }
 
 
+def _timed(client, urls: list[str], requests: int, call) -> float:
+    """Mean milliseconds per request over ``requests`` of ``urls`` in turn."""
+    started = time.perf_counter()
+    for n in range(requests):
+        url = urls[n % len(urls)]
+        response = call(client.get, url)
+        assert response.status_code == 200, (url, response.status_code)
+    return (time.perf_counter() - started) * 1000 / requests
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--page", choices=PAGES, action="append", help="default: all of them")
@@ -83,14 +94,10 @@ def main() -> None:
         urls = paths[page]
         for url in urls[:10]:  # warm the caches and searchers
             assert client.get(url).status_code == 200, url
+        plain = _timed(client, urls, args.requests, lambda get, url: get(url))
         profiler = cProfile.Profile()
-        started = time.perf_counter()
-        for n in range(args.requests):
-            url = urls[n % len(urls)]
-            response = profiler.runcall(client.get, url)
-            assert response.status_code == 200, (url, response.status_code)
-        elapsed = (time.perf_counter() - started) * 1000 / args.requests
-        print(f"\n=== {page}: {elapsed:.2f} ms per request (under cProfile)")
+        profiled = _timed(client, urls, args.requests, profiler.runcall)
+        print(f"\n=== {page}: {plain:.2f} ms per request ({profiled:.2f} under cProfile)")
         stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
