@@ -9,7 +9,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
@@ -138,10 +138,47 @@ def facet_values(
     """The values of ``facet`` worth offering: each with entries (``counts``, by slug) and each
     already chosen, so a reader is never offered a filter that leads nowhere. Organisations
     come busiest first."""
-    values = [
-        FacetValue(value, label, counts.get(value, 0), value in chosen)
-        for value, label in labels(session, facet, {v for v, n in counts.items() if n} | {*chosen})
-    ]
-    if facet == "organisation":
-        values.sort(key=lambda v: (-v.count, v.label.lower()))
-    return values
+    return every_facet_values(session, {facet: counts}, {facet: chosen})[facet]
+
+
+def every_facet_values(
+    session: Session, counts: dict[str, dict[str, int]], chosen: dict[str, Collection[str]]
+) -> dict[str, list[FacetValue]]:
+    """``facet_values`` for several facets (``counts`` and ``chosen`` by facet), their labels
+    read in one query."""
+    wanted = {
+        facet: {v for v, n in facet_counts.items() if n} | {*chosen.get(facet, ())}
+        for facet, facet_counts in counts.items()
+    }
+    found = {}
+    for facet, labelled in _labels_of(session, wanted).items():
+        values = [
+            FacetValue(value, label, counts[facet].get(value, 0), value in chosen.get(facet, ()))
+            for value, label in labelled
+        ]
+        if facet == "organisation":
+            values.sort(key=lambda v: (-v.count, v.label.lower()))
+        found[facet] = values
+    return found
+
+
+def _labels_of(session: Session, wanted: dict[str, set[str]]) -> dict[str, list[tuple[str, str]]]:
+    """``labels`` for each facet's ``wanted`` values: the stored vocabularies in one query."""
+    found = {facet: [] for facet in wanted}
+    stored = []
+    for facet, values in wanted.items():
+        if facet in ("kind", "origin"):
+            found[facet] = labels(session, facet, values)
+        elif values:
+            model = _model(facet)
+            position = model.position if facet in TERM_MODELS else literal(0)
+            stored.append(
+                select(literal(facet), model.slug, model.name, position)
+                .where(model.slug.in_(values))
+            )  # fmt: skip
+    if stored:
+        rows = session.execute(union_all(*stored) if len(stored) > 1 else stored[0]).all()
+        # Curated order for sectors, channels and topics; organisations by name.
+        for facet, slug, name, _position in sorted(rows, key=lambda r: (r[3], r[2])):
+            found[facet].append((slug, name))
+    return found

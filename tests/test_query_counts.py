@@ -27,7 +27,7 @@ PAGES = {
     "organisation": ("/orgs/{org}", 15),
     "entry page": ("/entries/{entry}", 13),
     "entry history": ("/entries/{entry}/history", 8),
-    "search": ("/search?q=test+entry", 9),
+    "search": ("/search?q=test+entry", 6),
     "borrowing": ("/borrowing", 8),
     "sector feed": ("/feeds/sectors/police.atom", 18),
     "recent feed": ("/feeds/recent.atom", 9),

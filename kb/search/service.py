@@ -33,7 +33,7 @@ from kb.search.readers import Snapshot
 from kb.search.schema import FACETS
 from kb.search.scoring import top
 from kb.search.spelling import suggest
-from kb.vocabulary import FACET_LABELS, FacetValue, Paginated, facet_values, sorts
+from kb.vocabulary import FACET_LABELS, FacetValue, Paginated, every_facet_values, sorts
 
 SORTS = sorts("relevance", "newest", "most-borrowed")
 SORT_OPTIONS = {
@@ -272,21 +272,19 @@ def _unknown_filters(session, clauses, resolver) -> list[tuple[str, str, list[st
 
 
 def _facets(session, snapshot, matched: int, chosen: dict[str, int], request) -> list:
-    out = []
+    counts: dict[str, dict[str, int]] = {}
     for facet in FACETS:
         pool = matched
         for name, bits in chosen.items():
             if name != facet:
                 pool &= bits
-        counts = {}
+        counts[facet] = {}
         if pool:
             for value, bits in keyword_bits(snapshot, facet).items():
                 if n := (pool & bits).bit_count():
-                    counts[value] = n
-        selected = request.selected.get(facet, ())
-        values = facet_values(session, facet, counts, selected)
-        out.append((facet, FACET_LABELS[facet], values))
-    return out
+                    counts[facet][value] = n
+    values = every_facet_values(session, counts, request.selected)
+    return [(facet, FACET_LABELS[facet], values[facet]) for facet in FACETS]
 
 
 class Found(NamedTuple):
