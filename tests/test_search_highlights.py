@@ -42,6 +42,10 @@ def test_the_same_tokens_as_whoosh_on_every_body_and_odd_text(store):
     assert len(bodies) > 40
     for text in [*bodies, *ODD]:
         assert quick(text, words) == whoosh_tokens(text, words), text[:80]
+        kept = analysed(text)
+        assert list(zip(kept.terms, kept.starts, kept.ends, strict=True)) == [
+            (term, start, end) for term, start, end, _stopped, _matched in quick(text, words)
+        ], text[:80]
 
 
 def test_tokens_stop_at_the_limit():

@@ -63,14 +63,25 @@ class Analysed(NamedTuple):
 
 @functools.lru_cache(maxsize=TEXTS_KEPT)
 def analysed(text: str) -> Analysed:
-    """``text`` analysed; kept by content, so an edited text is simply analysed again.
-    ``lru_cache`` is safe to share between threads."""
+    """``text`` analysed, with the tokens ``quick_tokens`` gives; kept by content, so an
+    edited text is simply analysed again. ``lru_cache`` is safe to share between threads."""
     starts, ends, terms = array("l"), array("l"), []
-    for token in quick_tokens(text, frozenset(), None):
-        starts.append(token.startchar)
-        ends.append(token.endchar)
-        terms.append(sys.intern(token.text))  # the same few thousand words across texts
+    for match in _TOKENIZER.expression.finditer(text):
+        start, end = match.span()
+        starts.append(start)
+        ends.append(end)
+        terms.append(_term(match.group().lower()))
     return Analysed(starts, ends, tuple(terms))
+
+
+@functools.lru_cache(maxsize=50_000)
+def _term(word: str) -> str:
+    """A lower-cased word as the index holds it (stop words as they are), interned: the same
+    few thousand words recur across texts."""
+    stopped = len(word) < _STOPS.min or word in _STOPS.stops
+    term = word if stopped else _STEMS._stem(word)
+    # Lower-case ASCII is left as it is by the accent folding.
+    return sys.intern(term if term.isascii() else term.translate(_CHARSET.charmap))
 
 
 def snippets(text: str, words: frozenset[str], top: int = 2) -> tuple[Snippet, ...]:
