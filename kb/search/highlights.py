@@ -65,7 +65,7 @@ class Analysed(NamedTuple):
 def analysed(text: str) -> Analysed:
     """``text`` analysed, with the tokens ``quick_tokens`` gives; kept by content, so an
     edited text is simply analysed again. ``lru_cache`` is safe to share between threads."""
-    starts, ends, terms = array("l"), array("l"), []
+    starts, ends, terms = array("I"), array("I"), []
     for match in _TOKENIZER.expression.finditer(text):
         start, end = match.span()
         starts.append(start)
