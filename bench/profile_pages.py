@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_pages.py                  # every page, 200 requests each
     .venv/bin/python bench/profile_pages.py --page entry --requests 500 --top 30
+    .venv/bin/python bench/profile_pages.py --page search --entries 10000
 
 Sets up the sample catalogue as ``kb init`` does, in a temporary folder, then requests each
 page through Flask's test client as an anonymous reader (``--signed-in`` for a member), with
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--signed-in", action="store_true", help="as the demo editor")
     parser.add_argument("--cached", action="store_true", help="with the shared page cache on")
+    parser.add_argument("--entries", type=int, default=0, help="a synthetic catalogue this big")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="span-profile-"))
@@ -80,6 +82,15 @@ def main() -> None:
         "SEARCH_INDEX_DIR": str(folder / "search"), "WTF_CSRF_ENABLED": False,
         "PAGE_CACHE": args.cached,
     })  # fmt: skip
+    if args.entries:  # kb init then leaves the sample out and indexes these
+        from synthetic import build_catalogue
+
+        from kb.cli import upgrade_database
+
+        with app.app_context():
+            upgrade_database()
+            build_catalogue(db.session, args.entries)
+            db.session.commit()
     result = app.test_cli_runner().invoke(args=["init"])
     assert result.exit_code == 0, result.output
     paths = _paths(app)

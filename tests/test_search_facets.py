@@ -41,8 +41,9 @@ def ranked(page_html: str) -> list[str]:
 
 
 def fetch(client, q: str, selected: dict, **extra) -> tuple[list[str], str, int]:
-    """All result slugs across pages, the first page's HTML and the total it states."""
-    params = {"q": q, **selected, **extra}
+    """All result slugs across pages, the first page's HTML and the total it states; every
+    organisation offered as a filter, so every count can be compared."""
+    params = {"q": q, **selected, "more": "organisation", **extra}
     first = client.get("/search", query_string=params)
     assert first.status_code == 200, params
     page_html = first.get_data(as_text=True)
@@ -220,3 +221,41 @@ def test_counts_stay_true_after_entries_change(client, store):
         assert shown_counts(page_html) == expected_counts(store, ids_of(store, slugs), {})
     _, page_html, _ = fetch(client, "dashboard", {})
     assert shown_counts(page_html)[("channel", "podcasts")] == 1
+
+
+def organisations_offered(page_html: str) -> list[str]:
+    return [value for facet, value, _n in FACET_COUNT.findall(page_html) if facet == "organisation"]
+
+
+def test_the_busiest_organisations_are_offered_with_a_link_to_every_one(client, store):
+    """A long list of organisations is cut to the ten with the most results (a chosen one
+    stays, checked); one link shows them all, and applying filters from there keeps them."""
+    busy = make_organisation(store, sector="health", name="Aaa Busy Board", slug="busy-board")
+    for _ in range(3):
+        make_entry(store, busy, summary="Marramgrass dune planting.")
+    for n in range(12):
+        quiet = make_organisation(
+            store, sector="housing", name=f"Quiet Homes {n:02}", slug=f"quiet-homes-{n:02}"
+        )
+        make_entry(store, quiet, summary="Marramgrass dune planting.")
+    store.commit()
+    chosen = "quiet-homes-11"  # last by name among those with one result
+
+    page = client.get("/search", query_string={"q": "marramgrass"}).get_data(as_text=True)
+    offered = organisations_offered(page)
+    assert len(offered) == 10 and offered[0] == busy.slug  # busiest first
+    assert ">Show all 13 organisations</a>" in page
+    assert TOTAL.search(page).group(1) == "15"  # the total is not cut
+
+    page = client.get("/search", query_string={"q": "marramgrass", "organisation": chosen}).text
+    assert len(organisations_offered(page)) == 11 and chosen in organisations_offered(page)
+    assert f'value="{chosen}" checked' in page
+
+    every = client.get("/search", query_string={"q": "marramgrass", "more": "organisation"}).text
+    assert len(organisations_offered(every)) == 13 and "Show all" not in every
+    assert '<input type="hidden" name="more" value="organisation">' in every
+
+
+def test_no_link_when_every_organisation_is_offered(client):
+    page = client.get("/search", query_string={"q": "qr codes"}).get_data(as_text=True)
+    assert 0 < len(organisations_offered(page)) <= 10 and "Show all" not in page

@@ -36,6 +36,9 @@ from kb.search.spelling import suggest
 from kb.vocabulary import FACET_LABELS, FacetValue, Paginated, every_facet_values, sorts
 
 SORTS = sorts("relevance", "newest", "most-borrowed")
+# The busiest organisations offered as filters unless a reader asks for every one: a list of
+# hundreds is no use to read, to tab through, or to send.
+ORGANISATIONS_SHOWN = 10
 SORT_OPTIONS = {
     "newest": {"sortedby": "created", "reverse": True},
     "most-borrowed": {
@@ -54,6 +57,7 @@ class SearchRequest:
     include_archived: bool = False
     drafts_of: int | None = None  # the organisation whose drafts may be shown (its members')
     borrowed_across: bool = False  # only entries borrowed or adopted by another sector
+    every_organisation: bool = False  # offer every organisation as a filter, not the busiest
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class SearchResults(Paginated):
     nearest: list[Hit] = field(default_factory=list)
     partial: list[Hit] = field(default_factory=list)  # holding some of the words, not all
     shortened: bool = False  # the query had more words than one search may cost
+    organisations: int = 0  # organisations with results
+    more_organisations: int = 0  # of which not offered as filters (see ORGANISATIONS_SHOWN)
     generation: tuple = ()  # which state of the index answered
     # Filters typed in the query (channel:tiktok) that name nothing: (facet, value, known names)
     unknown: list[tuple[str, str, list[str]]] = field(default_factory=list)
@@ -233,7 +239,7 @@ def _search(snapshot, session, request, synonyms) -> SearchResults:
     for bits in chosen.values():
         final &= bits
     total = final.bit_count()
-    facets = _facets(session, snapshot, matched, chosen, request)
+    facets, organisations, shown = _facets(session, snapshot, matched, chosen, request)
     found, partial = _found(snapshot, whoosh_query, final, request), []
     near_query = near_misses(clauses, resolver)
     if near_query is not None and total < request.per_page and request.page == 1:
@@ -245,6 +251,8 @@ def _search(snapshot, session, request, synonyms) -> SearchResults:
     entries = load_entries(session, [f.id for f in found + partial])  # one round trip for both
     results = SearchResults(request, _hits(found, entries, request), total, facets,
                             matched.bit_count(), shortened=shortened,
+                            organisations=organisations,
+                            more_organisations=organisations - shown,
                             generation=snapshot.generation)  # fmt: skip
     results.partial = _hits(partial, entries, request)
     results.suggestion = suggest(snapshot, request.text, synonyms)
@@ -271,7 +279,9 @@ def _unknown_filters(session, clauses, resolver) -> list[tuple[str, str, list[st
     return unknown
 
 
-def _facets(session, snapshot, matched: int, chosen: dict[str, int], request) -> list:
+def _facets(session, snapshot, matched: int, chosen: dict[str, int], request) -> tuple:
+    """Each facet's values with their counts, how many organisations have results and how
+    many are offered: a long list of organisations is cut to the busiest, plus any chosen."""
     counts: dict[str, dict[str, int]] = {}
     for facet in FACETS:
         pool = matched
@@ -284,7 +294,12 @@ def _facets(session, snapshot, matched: int, chosen: dict[str, int], request) ->
                 if n := (pool & bits).bit_count():
                     counts[facet][value] = n
     values = every_facet_values(session, counts, request.selected)
-    return [(facet, FACET_LABELS[facet], values[facet]) for facet in FACETS]
+    offered = values["organisation"]
+    if not request.every_organisation:
+        values["organisation"] = [v for n, v in enumerate(offered) if n < ORGANISATIONS_SHOWN
+                                  or v.selected]  # fmt: skip
+    facets = [(facet, FACET_LABELS[facet], values[facet]) for facet in FACETS]
+    return facets, len(offered), len(values["organisation"])
 
 
 class Found(NamedTuple):

@@ -42,6 +42,7 @@ def parse_request(args: MultiDict, user) -> tuple[SearchRequest, bool]:
             per_page=current_app.config["SEARCH_RESULTS_PER_PAGE"],
             include_archived=args.get("archived") == "1",
             borrowed_across=borrowed == ACROSS_SECTORS,
+            every_organisation=args.get("more") == "organisation",
             drafts_of=drafts.id if drafts else None,
         ),
         shortened,

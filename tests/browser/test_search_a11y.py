@@ -95,6 +95,7 @@ STATES: dict[str, Callable] = {
         "Sector: Fire and rescue",
         "Channel: YouTube",
     ),
+    "organisations cut to the busiest": _search("q=", "Show all 13 organisations"),
     "filtered with no results": _search(
         "q=gritter&kind=guidance", "with these filters", "Search again without the filters"
     ),
