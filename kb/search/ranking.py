@@ -32,11 +32,15 @@ class ReuseWeighting(BM25F):
         self._lifts: dict[int, dict[int, float]] = {}
 
     def final(self, searcher, docnum: int, score: float) -> float:
+        return score * self.lifts(searcher).get(docnum, 1.0)
+
+    def lifts(self, searcher) -> dict[int, float]:
+        """The lift of each reused document ``searcher`` reads; any other is lifted by 1."""
         reader = searcher.reader()
         lifts = self._lifts.get(id(reader))
         if lifts is None:
             lifts = self._lifts[id(reader)] = _lifts(reader)
-        return score * lifts.get(docnum, 1.0)
+        return lifts
 
 
 def _lifts(reader) -> dict[int, float]:

@@ -87,11 +87,15 @@ def top(snapshot: Snapshot, query: Q.Query, allowed: int, limit: int) -> Results
                     number = docnum + offset
                     score = bm25(idf, weight, lengths[docnum], average, b, weighting.K1)
                     scores[number] = scores.get(number, 0.0) + score
-    final = weighting.final
     # Highest score first, then the lower document number, as Whoosh orders them. Rounded:
     # sums in another order differ in the last bits, which would break ties at random.
+    # Only reused entries are lifted (by at least 1), so the page is among the best unlifted
+    # scores and the reused entries: the lift is worked out for those alone.
+    lifts = weighting.lifts(searcher)
+    unlifted = heapq.nsmallest(limit, ((-round(s, 9), n) for n, s in scores.items()))
+    candidates = {n for _, n in unlifted} | (lifts.keys() & scores.keys())
     best = heapq.nsmallest(
-        limit, ((-round(final(searcher, n, s), 9), n) for n, s in scores.items())
+        limit, ((-round(scores[n] * lifts.get(n, 1.0), 9), n) for n in candidates)
     )
     return Results(searcher, query, [(-score, docnum) for score, docnum in best])
 
