@@ -30,7 +30,7 @@ from kb.search import readers as readers_module
 from kb.search import sync
 from kb.search.documents import reuse_counts
 from kb.search.folders import APPLY_LOCK, file_lock
-from kb.search.index import SearchIndex
+from kb.search.index import SearchIndex, SearchUnavailable
 from kb.search.postings import segment_id, subsearchers
 from kb.search.ranking import lift
 from kb.search.readers import Readers
@@ -228,6 +228,35 @@ def test_a_searcher_opening_while_a_merge_deletes_its_files_opens_again(catalogu
     assert merged == [True]
     assert found == []
     assert opened[1] == readers.generation(folder, None)[1], "it reads the merged index"
+
+
+def test_a_reuse_count_misread_is_damage_not_a_quiet_lift(catalogue_app):
+    """A document the index marks as borrowed whose count reads below one is a misread file:
+    the search is refused as from a damaged index, which is rebuilt, rather than answered
+    with a lift of nothing."""
+    index = index_of(catalogue_app)
+    index.repair_in_background = False
+    synonyms = catalogue_app.extensions["kb.search.synonyms"]
+    with catalogue_app.app_context():
+        counts, _most = database_counts(db.engine)
+    assert _reused_ids(counts)
+
+    def misread(snapshot):
+        searcher = snapshot.searcher
+        for sub, _offset in subsearchers(searcher):
+            reader = sub.reader()
+            # The state the race left: the segment's reuse column taken for one it never had.
+            reader._perdoc.has_column = frozenset({"_stored"}).__contains__
+        return searcher
+
+    misread_searcher = index.read(misread)
+    assert misread_searcher.reader().column_reader("borrow_count")[0] == -(2**31)
+    with catalogue_app.app_context(), pytest.raises(SearchUnavailable):
+        search(index, db.session, SearchRequest("community", per_page=10), synonyms)
+    assert index.wait_for_repair()
+    with catalogue_app.app_context():
+        results = search(index, db.session, SearchRequest("community", per_page=10), synonyms)
+    assert results.hits and all(hit.reused == counts[str(hit.entry.id)] for hit in results.hits)
 
 
 def test_a_segment_losing_its_postings_while_it_opens_leaves_no_file_open(catalogue_app):
