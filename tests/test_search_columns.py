@@ -26,8 +26,8 @@ from kb.db import db, utcnow
 from kb.models import Entry, SearchChange, Status
 from kb.models.entry import PUBLIC_STATUSES
 from kb.search import index as index_module
+from kb.search import integrity, sync
 from kb.search import readers as readers_module
-from kb.search import sync
 from kb.search.documents import reuse_counts
 from kb.search.folders import APPLY_LOCK, file_lock
 from kb.search.index import SearchIndex, SearchUnavailable
@@ -280,3 +280,31 @@ def test_a_segment_losing_its_postings_while_it_opens_leaves_no_file_open(catalo
         gc.collect()
     readers.close()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_a_file_merged_away_while_its_checksum_is_taken_is_no_damage(catalogue_app, monkeypatch):
+    """Before a search, the files of the index are checked against their recorded checksums;
+    a merge deleting one after its ``stat`` and before its checksum only merged it away."""
+    index = index_of(catalogue_app)
+    index.merge_in_background = False
+    with catalogue_app.app_context():
+        engine = db.engine
+    counts, _most = database_counts(engine)
+    for number in range(sync.MERGE_ABOVE_SEGMENTS):
+        _save(engine, _reused_ids(counts), number)
+        index.catch_up(timeout=5)
+    folder = index.live_folder()
+    segments = whoosh_index.open_dir(str(folder / "public"))._segments()
+    doomed = tuple(f"{segment.segment_id()}." for segment in sync.smallest(segments))
+    checksum = integrity.crc_of
+    merged: list[bool] = []
+
+    def merge_midway(path):
+        if not merged and path.name.startswith(doomed):
+            with file_lock(folder / APPLY_LOCK, timeout=5):
+                merged.append(sync.merge_small(folder, timeout=5))
+        return checksum(path)
+
+    monkeypatch.setattr(integrity, "crc_of", merge_midway)
+    integrity.Verifier().verify(folder, ["public"])
+    assert merged == [True]
