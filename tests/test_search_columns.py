@@ -11,12 +11,15 @@ long as the searcher stayed in the pool. Each reading here is checked against th
 from __future__ import annotations
 
 import gc
+import json
 import random
+import subprocess
 import sys
 import threading
 import time
 import traceback
 import warnings
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -35,7 +38,7 @@ from kb.search.postings import segment_id, subsearchers
 from kb.search.ranking import lift
 from kb.search.readers import Readers
 from kb.search.service import SearchRequest, search
-from tests.search_support import index_of
+from tests.search_support import ROOT, finish, index_of
 
 THREADS = 4
 OPENING = 3  # threads that open a searcher for every reading; the others search as requests do
@@ -121,7 +124,9 @@ def _reused_ids(counts: dict[str, int]) -> list[int]:
     return sorted(int(entry_id) for entry_id, count in counts.items() if count)
 
 
-def test_reuse_counts_read_right_while_searches_saves_and_merges_run(catalogue_app, monkeypatch):
+def test_reuse_counts_read_right_while_searches_saves_and_merges_run(
+    catalogue_app, monkeypatch, tmp_path
+):
     index = index_of(catalogue_app)
     synonyms = catalogue_app.extensions["kb.search.synonyms"]
     with catalogue_app.app_context():
@@ -165,6 +170,12 @@ def test_reuse_counts_read_right_while_searches_saves_and_merges_run(catalogue_a
     # Threads take turns more often than Python's default, so openings and merges interleave.
     switching = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)
+    # And a process of its own, opening a searcher for every reading as long as the saves go on.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.test_search_columns", tmp_path / "instance",
+         catalogue_app.config["DATABASE_URL"], str(time.time() + SECONDS)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     threads = [threading.Thread(target=reading, args=(n,)) for n in range(THREADS)]
     for thread in threads:
         thread.start()
@@ -187,10 +198,15 @@ def test_reuse_counts_read_right_while_searches_saves_and_merges_run(catalogue_a
         for thread in threads:
             thread.join(timeout=60)
         sys.setswitchinterval(switching)
-    print(f"{saves} saves, {merges} merges, readings per thread {readings}")
-    assert not errors, "\n".join(errors[:2])
-    assert not problems, "\n".join(problems[:10])
+        out, err = finish(process, timeout=60)
+    assert process.returncode == 0, err[-3000:]
+    other = json.loads(out)
+    print(f"{saves} saves, {merges} merges, readings per thread {readings}, "
+          f"in another process {other['readings']}")  # fmt: skip
+    assert not errors + other["errors"], "\n".join((errors + other["errors"])[:2])
+    assert not problems + other["problems"], "\n".join((problems + other["problems"])[:10])
     assert merges >= 3, "the index should have merged under the readers"
+    assert other["readings"] >= 10
 
 
 def test_a_searcher_opening_while_a_merge_deletes_its_files_opens_again(catalogue_app, monkeypatch):
@@ -308,3 +324,32 @@ def test_a_file_merged_away_while_its_checksum_is_taken_is_no_damage(catalogue_a
     monkeypatch.setattr(integrity, "crc_of", merge_midway)
     integrity.Verifier().verify(folder, ["public"])
     assert merged == [True]
+
+
+# -- the other process ----------------------------------------------------------------------
+
+
+def _reading_process(instance: str, database: str, until: str) -> None:
+    """Open a searcher for every reading of the app's index until the time ``until`` (seconds
+    since the epoch), checking each against the database; print how many, and what was
+    wrong, as JSON."""
+    from tests.conftest import make_app
+
+    app = make_app(Path(instance), database)
+    index = index_of(app)
+    with app.app_context():
+        counts, _most = database_counts(db.engine)
+    report: dict = {"readings": 0, "problems": [], "errors": []}
+    while time.time() < float(until):
+        index.readers.close()
+        try:
+            report["problems"] += index.read(lambda snapshot: misreadings(snapshot, counts))
+            report["readings"] += 1
+        except Exception:  # noqa: BLE001 - reported to the test
+            report["errors"].append(traceback.format_exc())
+    index.close()
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__":
+    _reading_process(*sys.argv[1:])
