@@ -113,13 +113,13 @@ class Verifier:
                 path = f"{index_dir}/{name}"
                 try:
                     stat = os.stat(path)
+                    signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+                    if self._checked.get(path) == signature:
+                        continue
+                    if stat.st_size != size or crc_of(Path(path)) != crc:
+                        raise IndexDamaged(f"{relative}/{name} differs from what was written")
                 except FileNotFoundError:
-                    continue
-                signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-                if self._checked.get(path) == signature:
-                    continue
-                if stat.st_size != size or crc_of(Path(path)) != crc:
-                    raise IndexDamaged(f"{relative}/{name} differs from what was written")
+                    continue  # merged away, perhaps between the stat and the checksum
                 with self._lock:
                     self._checked[path] = signature
 

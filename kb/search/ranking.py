@@ -7,13 +7,15 @@ import math
 
 from whoosh.scoring import BM25F
 
+from kb.search.integrity import IndexDamaged
+
 REUSE_LIFT = 0.15  # one reuse lifts a score by 15%; three by 30%; seven by 45%
 
 
 def lift(count: int) -> float:
-    # Under merges running beside a search, Whoosh has been seen to read a count below zero
-    # (the cause is not pinned down): no reuse counted, so no lift rather than an error.
-    return 1.0 + REUSE_LIFT * math.log2(1 + count) if count > 0 else 1.0
+    """The factor for an entry reused ``count`` times (never below zero: a count read below
+    one for a reused entry is refused as damage, see ``_lifts``)."""
+    return 1.0 + REUSE_LIFT * math.log2(1 + count)
 
 
 class ReuseWeighting(BM25F):
@@ -44,11 +46,17 @@ class ReuseWeighting(BM25F):
 
 
 def _lifts(reader) -> dict[int, float]:
+    """The lift of each live reused document of ``reader``. Raises ``IndexDamaged`` for a
+    count that cannot be: the search is then refused as from a damaged index (and the index
+    rebuilt) rather than answered with silently wrong lifts, orders and counts."""
     if ("reuse", "borrowed") not in reader:
         return {}
     counts = reader.column_reader("borrow_count")
-    return {
-        docnum: lift(counts[docnum])
-        for docnum in reader.postings("reuse", "borrowed").all_ids()
-        if not reader.is_deleted(docnum)
-    }
+    lifts = {}
+    for docnum in reader.postings("reuse", "borrowed").all_ids():
+        if not reader.is_deleted(docnum):
+            count = counts[docnum]
+            if count < 1:  # the index says "borrowed": a count below one is a misread file
+                raise IndexDamaged(f"document {docnum} reads a reuse count of {count}")
+            lifts[docnum] = lift(count)
+    return lifts

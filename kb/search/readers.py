@@ -150,15 +150,17 @@ class Readers:
         """A new searcher with every file it reads later already open. Whoosh opens some
         files lazily; once a merge deletes them, a searcher that had not opened them yet
         fails. Open files stay readable after deletion, so open them now, and if a merge won
-        the race, start again on the merged index."""
+        the race, even for one file, start again on the merged index."""
         for attempt in range(5):
-            readers = []
+            readers, indexes = [], []
             try:
                 generation = [folder.name, None, None, None]
-                public = _open_reader(self._index(public_dir(folder)), self._schema)
+                indexes.append(self._index(public_dir(folder)))
+                public = _open_reader(indexes[0], self._schema)
                 readers.append(public)
                 generation[1] = public.generation()
                 if drafts_of is not None and (drafts := self._index(drafts_dir(folder, drafts_of))):
+                    indexes.append(drafts)
                     readers.append(_open_reader(drafts, self._schema))
                     generation[2:] = [drafts_of, readers[-1].generation()]
                 leaves = [
@@ -167,6 +169,8 @@ class Readers:
                 reader = readers[0] if len(readers) == 1 else MultiReader(leaves)
                 searcher = Searcher(reader, weighting=ReuseWeighting())
                 _open_files(leaves)
+                for index, opened in zip(indexes, readers, strict=True):
+                    _check_still_listed(index, opened)
                 return searcher, tuple(generation)
             except (OSError, TypeError):
                 for reader in readers:
@@ -202,15 +206,21 @@ class Readers:
 def _open_reader(index: whoosh_index.FileIndex, schema) -> IndexReader:
     """``index.reader()``, except that when a merge deletes a segment between reading the
     table of contents and opening it, the segments already opened are closed (Whoosh's own
-    retry leaves their files for the garbage collector) and the error is the caller's to
-    retry."""
+    retry leaves their files for the garbage collector), and so are the files of the segment
+    being opened, and the error is the caller's to retry."""
     toc = whoosh_index.TOC.read(index.storage, index.indexname, schema=schema)
     readers: list[SegmentReader] = []
     try:
         for segment in toc.segments:
-            readers.append(
-                SegmentReader(index.storage, toc.schema, segment, generation=toc.generation)
-            )
+            storage = _Opening(index.storage)
+            try:
+                readers.append(
+                    SegmentReader(storage, toc.schema, segment, generation=toc.generation)
+                )
+            except BaseException:
+                storage.close_opened()
+                raise
+            storage.opened = None
     except BaseException:
         for reader in readers:
             reader.close()
@@ -220,6 +230,46 @@ def _open_reader(index: whoosh_index.FileIndex, schema) -> IndexReader:
     if len(readers) == 1:
         return readers[0]
     return MultiReader(readers, generation=toc.generation)
+
+
+class _Opening:
+    """The index's storage, remembering the files a segment reader opens while it is being
+    made: Whoosh opens its terms file, then its postings file, and when a merge deleted the
+    second in between, the first is left open with no reader to close it."""
+
+    def __init__(self, storage) -> None:
+        self.storage = storage
+        self.opened: list | None = []  # None once the reader is made
+
+    def open_file(self, name: str, *args, **kwargs):
+        opened = self.storage.open_file(name, *args, **kwargs)
+        if self.opened is not None:
+            self.opened.append(opened)
+        return opened
+
+    def close_opened(self) -> None:
+        for opened in self.opened or ():
+            opened.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self.storage, name)
+
+
+def _check_still_listed(index: whoosh_index.FileIndex, reader: IndexReader) -> None:
+    """Raise ``FileNotFoundError`` unless every segment ``reader`` opened is still in the
+    index's newest table of contents, i.e. no merge can have deleted its files while they were
+    being opened (a merge deletes them only after writing a table of contents without them).
+
+    Whoosh takes a file that is missing for one the segment never had: a segment whose
+    stored fields were opened just before a merge deleted the rest would read every reuse
+    count as the column's default (-2**31 once decoded) and every field length as zero, for as
+    long as the searcher lives."""
+    if index.latest_generation() == reader.generation():
+        return
+    listed = {segment.segment_id() for segment in index._segments()}
+    for leaf, _offset in reader.leaf_readers():
+        if leaf.doc_count_all() and leaf.segment().segment_id() not in listed:
+            raise FileNotFoundError(f"segment {leaf.segment().segment_id()} was merged away")
 
 
 def _open_files(leaves) -> None:
