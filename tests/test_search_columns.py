@@ -32,8 +32,8 @@ from whoosh import index as whoosh_index
 from kb.db import db, utcnow
 from kb.models import Entry, SearchChange, Status
 from kb.models.entry import PUBLIC_STATUSES
-from kb.search import index as index_module
 from kb.search import integrity, sync
+from kb.search import merges as merges_module
 from kb.search import readers as readers_module
 from kb.search.documents import reuse_counts
 from kb.search.folders import APPLY_LOCK, file_lock
@@ -140,7 +140,7 @@ def test_reuse_counts_read_right_while_searches_saves_and_merges_run(
     # lists first; and the background merge runs as soon as saves pause.
     reused = _reused_ids(counts)
     assert len(reused) >= 5 and most_borrowed[0] >= 2, "the catalogue should have reused entries"
-    monkeypatch.setattr(index_module, "MERGE_WHEN_QUIET_FOR", 0.02)
+    monkeypatch.setattr(merges_module, "MERGE_WHEN_QUIET_FOR", 0.02)
     problems: list[str] = []
     errors: list[str] = []
     readings = [0] * THREADS

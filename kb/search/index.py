@@ -40,7 +40,8 @@ from kb.search.folders import (
     read_state,
     replica_identity,
 )
-from kb.search.integrity import IndexDamaged
+from kb.search.integrity import IndexDamaged, raised_by_index
+from kb.search.merges import BackgroundMerges
 from kb.search.readers import Readers, Snapshot
 from kb.search.schema import SCHEMA_VERSION
 
@@ -48,8 +49,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REGISTER_EVERY = 30.0  # seconds between refreshes of this replica's row in the registry
 REPAIR_RETRY = 5.0  # seconds before a failed repair is tried again
-MERGES_AT_ONCE = 4  # merges one background run may make, each of small segments
-MERGE_WHEN_QUIET_FOR = 1.0  # seconds without a change before a background merge
 
 
 class SearchUnavailable(Exception):
@@ -66,7 +65,7 @@ def close_all(wait: float = 30) -> None:
         index.close(wait)
 
 
-class SearchIndex:
+class SearchIndex(BackgroundMerges):
     """One replica's index folder, as seen by one process."""
 
     def __init__(
@@ -158,7 +157,7 @@ class SearchIndex:
             except SearchUnavailable:
                 raise
             except Exception as error:
-                if not _raised_by_index(error):
+                if not raised_by_index(error):
                     raise
                 folder = self.live_folder()
                 if folder is None:
@@ -229,7 +228,7 @@ class SearchIndex:
                 except LockError:
                     done = None
                 except Exception as error:
-                    if not _raised_by_index(error):
+                    if not raised_by_index(error):
                         raise
                     self._damage(folder, f"{type(error).__name__}: {error}")
                     return None
@@ -245,61 +244,6 @@ class SearchIndex:
         ):
             self._merge_in_background(folder)
         return touched
-
-    def _merge_in_background(self, folder: Path) -> None:
-        """Merge small segments in a thread of this process, never in the request that saved;
-        the apply lock keeps it to one merge at a time across processes."""
-        with self._lock:
-            if self._merging is not None and self._merging.is_alive():
-                return
-            self._merging = threading.Thread(
-                target=self._merge_when_quiet, args=(folder,), name="span-search-merge",
-                daemon=True,
-            )  # fmt: skip
-            self._merging.start()
-
-    def _merge_when_quiet(self, folder: Path) -> None:
-        """Merge once no change has been applied for ``MERGE_WHEN_QUIET_FOR`` seconds: a merge
-        holds the index, so a save during it waits, while a burst of saves only adds small
-        segments. Past ``sync.MERGE_NOW_ABOVE`` segments, or a minute, merge anyway."""
-        started = time.monotonic()
-        while time.monotonic() - started < 60:
-            seen = self.applied(folder)
-            if self._closing.wait(MERGE_WHEN_QUIET_FOR):
-                return
-            if self.applied(folder) == seen or sync.segment_count(folder) > sync.MERGE_NOW_ABOVE:
-                break
-        self.merge(folder)
-
-    def merge(self, folder: Path) -> None:
-        """Merge the small segments of the public index in ``folder`` while it has too many,
-        one merge at a time, applying what was saved meanwhile after each (a save waits for
-        one merge at most). Stops when the index stays busy."""
-        for _round in range(MERGES_AT_ONCE):  # like sizes may then merge in turn
-            if self._closing.is_set():
-                return
-            try:
-                with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
-                    if not held:
-                        return  # whoever holds it is applying changes, and merges after them
-                    merged = sync.merge_small(folder, self.writer_timeout)
-            except LockError:
-                return  # something outside Span holds Whoosh's lock; the next save tries again
-            except Exception as error:
-                if _raised_by_index(error):
-                    self._damage(folder, f"{type(error).__name__}: {error}")
-                else:
-                    log.exception("Merging the search index's segments failed")
-                return
-            self.catch_up()  # what was saved while the merge held the index
-            if not merged:
-                return
-
-    def wait_for_merge(self, timeout: float = 60) -> None:
-        """Wait until no merge is running in this process (for tests and the benchmark)."""
-        merging = self._merging
-        if merging is not None:
-            merging.join(timeout)
 
     def _register(self, folder: Path) -> None:
         """Record this replica and how far it has applied the log in the registry."""
@@ -410,16 +354,3 @@ class SearchIndex:
         self.catch_up()  # whatever was saved while the merge held the index
         self._register(folder)
         return sync.prune(self.engine, self.applied(folder), self.replica_ttl, timedelta(days=1))
-
-
-def _raised_by_index(error: BaseException) -> bool:
-    """Whether ``error`` came from reading or writing index files (rather than, say, the
-    database or a bug in a caller): the innermost frame is in Whoosh or in this package's
-    file handling."""
-    traceback = error.__traceback__
-    if traceback is None:
-        return False
-    while traceback.tb_next is not None:
-        traceback = traceback.tb_next
-    module = traceback.tb_frame.f_globals.get("__name__", "")
-    return module.startswith(("whoosh", "kb.search.readers", "kb.search.integrity"))

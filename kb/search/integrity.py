@@ -131,3 +131,16 @@ class Verifier:
                 del self._manifests[index_dir]
             for path in [p for p in self._checked if p.startswith(prefix)]:
                 del self._checked[path]
+
+
+def raised_by_index(error: BaseException) -> bool:
+    """Whether ``error`` came from reading or writing index files (rather than, say, the
+    database or a bug in a caller): the innermost frame is in Whoosh or in this package's
+    file handling."""
+    traceback = error.__traceback__
+    if traceback is None:
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    module = traceback.tb_frame.f_globals.get("__name__", "")
+    return module.startswith(("whoosh", "kb.search.readers", "kb.search.integrity"))
