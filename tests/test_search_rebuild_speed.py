@@ -124,3 +124,13 @@ def test_two_processes_write_what_one_writes_in_the_same_order(
         ours.close()
         theirs.close()
     assert not (report.folder / "helper").exists()
+
+
+def test_a_rebuild_holds_no_more_postings_than_its_bound_whatever_it_is_asked(
+    catalogue_app, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(build_module, "POOL_MB_AT_MOST", 0)
+    with catalogue_app.app_context():
+        report = build(tmp_path / "span", db.engine, limitmb=512)
+        public = whoosh_index.open_dir(str(report.folder / PUBLIC))
+        assert report.segments == len(public._segments()) == public.doc_count_all() > 1

@@ -150,10 +150,8 @@ class OneStepText(TEXT):
 
     def index(self, value, **kwargs):
         analyzer, form = self.analyzer, self.format
-        if kwargs or type(value) is not str or type(form) is not Positions:
-            yield from super().index(value, **kwargs)
-            return
-        if not isinstance(analyzer, OneStepAnalyzer):
+        plain = type(value) is str and type(form) is Positions and not kwargs
+        if not plain or not isinstance(analyzer, OneStepAnalyzer):
             yield from super().index(value, **kwargs)
             return
         boost, encode = form.field_boost, form.encode
