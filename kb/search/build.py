@@ -69,7 +69,7 @@ def build(root: Path, engine: Engine, *, procs: int = 1, limitmb: int = 128) -> 
         public = _open(folder / PUBLIC)
         with engine.connect() as connection:
             ids = all_entry_ids(connection)
-            if procs > 1 and len(ids) >= PARALLEL_FROM:
+            if procs > 1 and len(ids) >= PARALLEL_FROM and _shareable(engine):
                 ids, later = ids[: len(ids) // 2], ids[len(ids) // 2 :]
                 helper = Helper(engine, folder / HELPER, later, limitmb)
             writer, count = index_entries(connection, public, ids, limitmb, drafts)
@@ -175,6 +175,12 @@ def _help(url: str, folder: str, ids: list[int], limitmb: int, results) -> None:
         results.put((index._segments(), dict(drafts), count))
     finally:
         engine.dispose()
+
+
+def _shareable(engine: Engine) -> bool:
+    """Whether another process can open the same database (not an in-memory SQLite one)."""
+    in_memory = engine.url.database in (None, "", ":memory:")
+    return engine.url.get_backend_name() != "sqlite" or not in_memory
 
 
 def peak_memory_mb() -> float:
