@@ -11,17 +11,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from whoosh import index as whoosh_index
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.fields import TEXT
 from whoosh.support.charset import accent_map
 
 from kb.db import db
+from kb.models import Entry
 from kb.search import build as build_module
 from kb.search.build import build
 from kb.search.documents import all_entry_ids, iter_documents
-from kb.search.folders import PUBLIC
+from kb.search.folders import PUBLIC, drafts_dir
 from kb.search.schema import SORTABLE_FIELDS, TEXT_FIELDS, build_schema
+from tests.search_support import edit
 
 CHAIN = StemmingAnalyzer() | CharsetFilter(accent_map)
 
@@ -134,3 +137,32 @@ def test_a_rebuild_holds_no_more_postings_than_its_bound_whatever_it_is_asked(
         report = build(tmp_path / "span", db.engine, limitmb=512)
         public = whoosh_index.open_dir(str(report.folder / PUBLIC))
         assert report.segments == len(public._segments()) == public.doc_count_all() > 1
+
+
+@pytest.mark.parametrize("procs", [1, 2])
+def test_drafts_go_into_their_organisations_indexes_only(
+    catalogue_app, tmp_path, monkeypatch, procs
+):
+    monkeypatch.setattr(build_module, "PARALLEL_FROM", 2)
+    session = catalogue_app.extensions["kb.db"]()
+    entries = session.scalars(select(Entry).order_by(Entry.id)).all()
+    chosen = [entries[0], entries[1], entries[-1]]  # the last one in the second process's half
+    for entry in chosen:
+        edit(session, entry, status="draft")
+    session.commit()
+    expected = {}
+    for entry in chosen:
+        expected.setdefault(entry.organisation_id, set()).add(str(entry.id))
+    session.close()
+    with catalogue_app.app_context():
+        report = build(tmp_path / "span", db.engine, procs=procs)
+    with whoosh_index.open_dir(str(report.folder / PUBLIC)).searcher() as searcher:
+        public = {fields["id"] for fields in searcher.all_stored_fields()}
+    assert public and not public & {str(entry.id) for entry in chosen}
+    found = {}
+    for organisation_id in expected:
+        path = drafts_dir(report.folder, organisation_id)
+        with whoosh_index.open_dir(str(path)).searcher() as searcher:
+            found[organisation_id] = {fields["id"] for fields in searcher.all_stored_fields()}
+    assert found == expected
+    assert report.documents == len(entries)

@@ -63,7 +63,7 @@ def build(root: Path, engine: Engine, *, procs: int = 1, limitmb: int = 128) -> 
     # Read the log's high-water mark before the entries: anything committed later has a
     # higher id, so the catch-up after the swap re-reads it.
     applied = latest_change(engine)
-    drafts: dict[str, list[dict]] = defaultdict(list)  # a few per organisation: kept in memory
+    drafts: dict[str, list[int]] = defaultdict(list)  # each drafts index's entries
     helper = writer = None
     try:
         public = _open(folder / PUBLIC)
@@ -76,16 +76,12 @@ def build(root: Path, engine: Engine, *, procs: int = 1, limitmb: int = 128) -> 
         if helper is not None:
             # Its segments follow ours, so documents keep the entries' order.
             writer.also, their_drafts, their_count = helper.finish(folder / PUBLIC)
-            for place, documents in their_drafts.items():
-                drafts[place].extend(documents)
+            for place, entry_ids in their_drafts.items():
+                drafts[place].extend(entry_ids)
             count += their_count
         writer.commit(merge=False)
-        for place, documents in drafts.items():
-            # One small writer at a time, so memory does not grow with the organisations.
-            drafts_writer = RebuildWriter(_open(folder / place), 16)
-            for fields in documents:
-                drafts_writer.add_document(**fields)
-            drafts_writer.commit()
+        with engine.connect() as connection:
+            index_drafts(connection, folder, drafts)
         integrity.record(folder)
         write_mark(folder, applied)
     except BaseException:
@@ -105,8 +101,8 @@ def index_entries(
     connection, index: whoosh_index.FileIndex, ids: list[int], limitmb: int, drafts: dict
 ) -> tuple[RebuildWriter, int]:
     """Index the public documents of ``ids`` into ``index``, committing a segment whenever
-    the writer's memory is full, and put drafts' fields into ``drafts``. Returns the last
-    writer, not committed yet, and how many entries were read."""
+    the writer's memory is full, and list drafts in ``drafts`` by the index they belong in.
+    Returns the last writer, not committed yet, and how many entries were read."""
     count, writer = 0, RebuildWriter(index, limitmb)
     try:
         for document in iter_documents(connection, ids):
@@ -116,13 +112,37 @@ def index_entries(
                     writer.commit(merge=False)  # a segment of its own; memory freed
                     writer = RebuildWriter(index, limitmb)
             else:
-                drafts[document.place].append(document.fields)
+                drafts[document.place].append(int(document.fields["id"]))
             count += 1
     except BaseException:
         if not writer.is_closed:
             writer.cancel()
         raise
     return writer, count
+
+
+def index_drafts(connection, folder: Path, drafts: dict[str, list[int]]) -> None:
+    """Index each organisation's drafts into its own index, one small writer at a time, read
+    again from the database so that memory does not grow with them. An entry that changed
+    index since (published, moved) is left to the catch-up after the swap, which re-reads
+    everything committed after the rebuild began."""
+    done: set[str] = set()
+    writer = place = None
+    ids = [entry_id for entry_ids in drafts.values() for entry_id in entry_ids]
+    for document in iter_documents(connection, ids):
+        if document.place != place:
+            if writer is not None:
+                writer.commit()
+                done.add(place)
+                writer = None
+            place = document.place
+            if place == PUBLIC or place in done:
+                continue
+            writer = RebuildWriter(_open(folder / place), 16)
+        if writer is not None:
+            writer.add_document(**document.fields)
+    if writer is not None:
+        writer.commit()
 
 
 class Helper:
@@ -141,7 +161,7 @@ class Helper:
 
     def finish(self, public: Path) -> tuple[list, dict, int]:
         """Wait for the helper; move its segments' files into ``public``. Returns the
-        segments, the drafts' fields and how many entries it read."""
+        segments, the drafts it found (entry ids by index) and how many entries it read."""
         while True:
             try:
                 segments, drafts, count = self.results.get(timeout=1)
@@ -167,7 +187,7 @@ def _help(url: str, folder: str, ids: list[int], limitmb: int, results) -> None:
     """The helper process: index ``ids`` into a new index in ``folder``; report back."""
     engine = create_engine(url)
     try:
-        drafts: dict[str, list[dict]] = defaultdict(list)
+        drafts: dict[str, list[int]] = defaultdict(list)
         index = _open(Path(folder))
         with engine.connect() as connection:
             writer, count = index_entries(connection, index, ids, limitmb, drafts)
