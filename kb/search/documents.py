@@ -94,7 +94,8 @@ def drafts_place(organisation_id: int) -> str:
 
 
 def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, Document]:
-    """Index documents for those of ``ids`` that exist, keyed by entry id."""
+    """Index documents for those of ``ids`` that exist, keyed by entry id, in the order of
+    ``ids``."""
     if not ids:
         return {}
     rows = connection.execute(
@@ -166,7 +167,11 @@ def load_documents(connection: Connection, ids: Sequence[int]) -> dict[int, Docu
         drafts = drafts_place(row.organisation_id)
         place = PUBLIC if row.status in PUBLIC_STATUSES else drafts
         documents[row.id] = Document(place, drafts, document)
-    return documents
+    # In the order of ``ids`` (PostgreSQL returns rows in any order), so a rebuild indexes
+    # entries in the same order however it splits them between processes.
+    return {
+        entry_id: documents[entry_id] for entry_id in dict.fromkeys(ids) if entry_id in documents
+    }
 
 
 def all_entry_ids(connection: Connection) -> list[int]:
