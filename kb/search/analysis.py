@@ -84,6 +84,13 @@ class OneStepAnalyzer(CompositeAnalyzer):
                 found[term] = [kept]
         return found
 
+    def term(self, word: str) -> str | None:
+        """The index term of a lower-cased word, or None for a stop word (never indexed)."""
+        term = self._terms.get(word)
+        if term is None:
+            term = self._term(word)
+        return None if term is STOP else term
+
     def _term(self, word: str) -> object:
         """The index term of a lower-cased word, or ``STOP``; remembered."""
         _tokenizer, _lower, stop, stem, charset = self.items

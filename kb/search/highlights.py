@@ -17,8 +17,6 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-from whoosh.analysis import Token
-
 from kb.search.schema import TEXT_ANALYZER
 
 Segment = tuple[str, bool]
@@ -31,25 +29,8 @@ FRAGMENT_CHARS = 200  # at most this many characters of words in a snippet
 SURROUND = 60  # characters of context before the first match and after the last
 TEXTS_KEPT = 4_096  # analysed texts kept per process: a few KB each
 
-_TOKENIZER, _LOWER, _STOPS, _STEMS, _CHARSET = TEXT_ANALYZER.items
-
-
-def quick_tokens(text: str, words: frozenset, charlimit: int | None) -> Iterator[Token]:
-    """``TEXT_ANALYZER``'s tokens of ``text`` as Whoosh highlights them (stop words kept and
-    marked), each marked matched if it is one of ``words``; up to ``charlimit``. One token
-    object is reused, as Whoosh's tokenizers do."""
-    stops, shortest, stem, charmap = _STOPS.stops, _STOPS.min, _STEMS._stem, _CHARSET.charmap
-    token = Token(positions=True, chars=True, removestops=False, mode="index")
-    for position, match in enumerate(_TOKENIZER.expression.finditer(text)):
-        start, end = match.span()
-        if charlimit and end > charlimit:
-            return
-        word = match.group().lower()
-        stopped = len(word) < shortest or word in stops
-        token.text = (word if stopped else stem(word)).translate(charmap)
-        token.stopped, token.pos, token.startchar, token.endchar = stopped, position, start, end
-        token.matched = token.text in words
-        yield token
+_WORDS = TEXT_ANALYZER.items[0].expression  # how the analyser finds words
+_FOLDING = TEXT_ANALYZER.items[-1].charmap  # and folds accents
 
 
 class Analysed(NamedTuple):
@@ -63,25 +44,19 @@ class Analysed(NamedTuple):
 
 @functools.lru_cache(maxsize=TEXTS_KEPT)
 def analysed(text: str) -> Analysed:
-    """``text`` analysed, with the tokens ``quick_tokens`` gives; kept by content, so an
+    """``text`` analysed as the index analyses it, stop words kept; kept by content, so an
     edited text is simply analysed again. ``lru_cache`` is safe to share between threads."""
     starts, ends, terms = array("I"), array("I"), []
-    for match in _TOKENIZER.expression.finditer(text):
+    term_of = TEXT_ANALYZER.term
+    for match in _WORDS.finditer(text):
         start, end = match.span()
         starts.append(start)
         ends.append(end)
-        terms.append(_term(match.group().lower()))
+        word = match.group().lower()
+        if not (term := term_of(word)):  # a stop word: folded, never matched
+            term = sys.intern(word if word.isascii() else word.translate(_FOLDING))
+        terms.append(term)
     return Analysed(starts, ends, tuple(terms))
-
-
-@functools.lru_cache(maxsize=50_000)
-def _term(word: str) -> str:
-    """A lower-cased word as the index holds it (stop words as they are), interned: the same
-    few thousand words recur across texts."""
-    stopped = len(word) < _STOPS.min or word in _STOPS.stops
-    term = word if stopped else _STEMS._stem(word)
-    # Lower-case ASCII is left as it is by the accent folding.
-    return sys.intern(term if term.isascii() else term.translate(_CHARSET.charmap))
 
 
 def snippets(text: str, words: frozenset[str], top: int = 2) -> tuple[Snippet, ...]:
