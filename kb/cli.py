@@ -133,7 +133,11 @@ def reindex_command(procs: int) -> None:
     index = get_index()
     report = index.rebuild(procs=procs)
     index.catch_up(timeout=10)
-    click.echo(f"Search index rebuilt: {report.documents} entries in {report.seconds:.1f} s.")
+    peak = f", at most {report.peak_mb:.0f} MB per process" if report.peak_mb else ""
+    click.echo(
+        f"Search index rebuilt: {report.documents} entries in {report.seconds:.1f} s"
+        f" ({report.segments} segment{'' if report.segments == 1 else 's'}{peak})."
+    )
 
 
 @click.command("index-check")

@@ -71,7 +71,12 @@ def test_reindex_rebuilds_and_prints_the_count(catalogue_app):
     result = invoke(catalogue_app, "reindex")
     assert result.exit_code == 0, result.output
     total = len(entry_ids(catalogue_app))
-    assert re.search(rf"^Search index rebuilt: {total} entries in [\d.]+ s\.$", result.output, re.M)
+    assert re.search(
+        rf"^Search index rebuilt: {total} entries in [\d.]+ s \(\d+ segments?, at most \d+ MB "
+        r"per process\)\.$",
+        result.output,
+        re.M,
+    )
     after = SearchIndex(Path(catalogue_app.config["SEARCH_INDEX_DIR"]), None).live_folder()
     assert after != before and drift(catalogue_app).clean
 

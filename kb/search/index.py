@@ -29,7 +29,7 @@ from whoosh.index import LockError
 
 from kb.models import SearchChange
 from kb.search import sync
-from kb.search.build import RebuildReport, build
+from kb.search.build import POOL_MB_AT_MOST, RebuildReport, build
 from kb.search.folders import (
     APPLY_LOCK,
     REBUILD_LOCK,
@@ -267,7 +267,7 @@ class SearchIndex(BackgroundMerges):
 
     # -- whole-index operations -----------------------------------------------------------------
 
-    def rebuild(self, *, procs: int = 1, limitmb: int = 512) -> RebuildReport:
+    def rebuild(self, *, procs: int = 1, limitmb: int = POOL_MB_AT_MOST) -> RebuildReport:
         """Build a new index from the database and swap it in; waits for any rebuild another
         process is running on this replica to finish first. For the command line: a repair
         inside a serving process builds with Whoosh's smaller default pool of memory."""
