@@ -60,6 +60,7 @@ WORDS = (  # noqa: SIM905 - easier to read and change as a sentence
     "people volunteers evaluation policy training engagement alerts winter weather missing "
     "road safety mental wellbeing vaccination school housing library events survey"
 ).split()
+SEARCH_ORDERS = [{}, {"sort": "newest"}, {"sort": "most-borrowed"}]
 SCENARIOS = ["static file", "home", "sector listing", "entry page", "search", "read mix + saves"]
 
 
@@ -134,9 +135,11 @@ def _paths(site: dict, scenario: str, step: int) -> str:
         return f"/sectors/{site['sector']}"
     if scenario == "entry page":
         return f"/entries/{site['rng'].choices(site['entries'], cum_weights=site['zipf'])[0]}"
-    first, second = divmod(step, len(WORDS))  # a different pair of words each time
-    query = f"{WORDS[first % len(WORDS)]} {WORDS[second]}"
-    return f"/search?{urlencode({'q': query})}"
+    # A different pair of words each time, then each pair in another order of results.
+    pair, order = step % len(WORDS) ** 2, step // len(WORDS) ** 2 % len(SEARCH_ORDERS)
+    first, second = divmod(pair, len(WORDS))
+    query = {"q": f"{WORDS[first]} {WORDS[second]}", **SEARCH_ORDERS[order]}
+    return f"/search?{urlencode(query)}"
 
 
 def _client(port, site: dict, scenario: str, seconds: float, number: int, start: int, results):
@@ -151,6 +154,9 @@ def _client(port, site: dict, scenario: str, seconds: float, number: int, start:
         visitor.sign_in(editor)
     deadline = time.perf_counter() + seconds
     step = start + number * 997  # clients ask for different things
+    stride = 1
+    if scenario == "search":  # clients take turns through the queries, so none repeats one
+        step, stride = start + number, site["clients"]
     while time.perf_counter() < deadline:
         if scenario != "read mix + saves":
             visitor.request("GET", _paths(site, scenario, step))
@@ -160,7 +166,7 @@ def _client(port, site: dict, scenario: str, seconds: float, number: int, start:
         else:
             kind = ["home", "sector listing", "entry page", "search"][step % 4]
             visitor.request("GET", _paths(site, kind, step // 4))
-        step += 1
+        step += stride
     results.put((visitor.times, visitor.errors, saves))
 
 
@@ -169,7 +175,8 @@ def run(port: int, site: dict, scenario: str, clients: int, seconds: float, star
     results = multiprocessing.Queue()
     processes = [
         multiprocessing.Process(
-            target=_client, args=(port, site, scenario, seconds, n, start, results)
+            target=_client,
+            args=(port, {**site, "clients": clients}, scenario, seconds, n, start, results),
         )
         for n in range(clients)
     ]
@@ -323,7 +330,8 @@ def main() -> int:
     try:
         site = _site(url)
         for scenario in SCENARIOS[1:5]:  # warm up every worker, its connections and searchers
-            run(port, site, scenario, args.clients, 1, start=len(WORDS) ** 2 // 2)
+            # Searches from the end of the list, which the measured run does not reach.
+            run(port, site, scenario, args.clients, 1, start=len(WORDS) ** 2 * 3 - 1_000)
         catalogue = f"{args.entries:,} synthetic entries" if args.entries else "sample catalogue"
         cache = "page cache off" if args.no_page_cache else "page cache on"
         print(f"{_describe(url)}, {catalogue}, {cache}, gunicorn 2 workers, "
