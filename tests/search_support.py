@@ -18,6 +18,7 @@ Run from the repository root as ``python -m tests.search_support COMMAND ARGS``:
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -25,8 +26,11 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from kb.db import db, utcnow
 from kb.entries.content import current_content
@@ -34,6 +38,7 @@ from kb.entries.editing import EditConflict, save_edit
 from kb.models import Entry
 from kb.search.check import check
 from kb.search.index import SearchIndex
+from kb.search.readers import Readers
 from tests.editor_support import entry_by_slug
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +66,19 @@ def finish(process: subprocess.Popen, text: str = "", timeout: float = 30) -> tu
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def assert_opening_fails_and_leaves_no_file_open(folder: Path) -> None:
+    """Opening a searcher on ``folder`` (whose newest segment lost files) raises an OSError,
+    and no file it opened on the way is left for the garbage collector to close."""
+    readers = Readers()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(OSError), readers.reading(folder):
+            pass
+        gc.collect()
+    readers.close()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def index_of(app) -> SearchIndex:

@@ -14,7 +14,6 @@ opening could leak a file or pass for damage.
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 import subprocess
@@ -22,7 +21,6 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from pathlib import Path
 
 import pytest
@@ -42,7 +40,12 @@ from kb.search.postings import segment_id, subsearchers
 from kb.search.ranking import lift
 from kb.search.readers import Readers
 from kb.search.service import SearchRequest, search
-from tests.search_support import ROOT, finish, index_of
+from tests.search_support import (
+    ROOT,
+    assert_opening_fails_and_leaves_no_file_open,
+    finish,
+    index_of,
+)
 
 THREADS = 4
 OPENING = 3  # threads that open a searcher for every reading; the others search as requests do
@@ -213,18 +216,24 @@ def test_reuse_counts_read_right_while_searches_saves_and_merges_run(
     assert other["readings"] > 0
 
 
-def test_a_searcher_opening_while_a_merge_deletes_its_files_opens_again(catalogue_app, monkeypatch):
-    """The race above, made certain: a real merge lands after the searcher opened each
-    segment's stored fields (Whoosh's first read) and before it opened the rest."""
-    index = index_of(catalogue_app)
+def _past_the_merge_threshold(app) -> tuple[Path, dict]:
+    """The live folder once saves left one segment more than a background merge allows (the
+    merge itself kept off), and the reuse counts in the database."""
+    index = index_of(app)
     index.merge_in_background = False
-    with catalogue_app.app_context():
+    with app.app_context():
         engine = db.engine
     counts, _most = database_counts(engine)
     for number in range(sync.MERGE_ABOVE_SEGMENTS):
         _save(engine, _reused_ids(counts), number)
         index.catch_up(timeout=5)
-    folder = index.live_folder()
+    return index.live_folder(), counts
+
+
+def test_a_searcher_opening_while_a_merge_deletes_its_files_opens_again(catalogue_app, monkeypatch):
+    """The race above, made certain: a real merge lands after the searcher opened each
+    segment's stored fields (Whoosh's first read) and before it opened the rest."""
+    folder, counts = _past_the_merge_threshold(catalogue_app)
     assert sync.segment_count(folder) > sync.MERGE_ABOVE_SEGMENTS
     opening = readers_module._open_files
     merged: list[bool] = []
@@ -292,28 +301,13 @@ def test_a_segment_losing_its_postings_while_it_opens_leaves_no_file_open(catalo
     public = index.live_folder() / "public"
     newest = whoosh_index.open_dir(str(public))._segments()[-1].segment_id()
     (public / f"{newest}.pst").unlink()
-    readers = Readers()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(OSError), readers.reading(index.live_folder()):
-            pass
-        gc.collect()
-    readers.close()
-    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert_opening_fails_and_leaves_no_file_open(index.live_folder())
 
 
 def test_a_file_merged_away_while_its_checksum_is_taken_is_no_damage(catalogue_app, monkeypatch):
     """Before a search, the files of the index are checked against their recorded checksums;
     a merge deleting one after its ``stat`` and before its checksum only merged it away."""
-    index = index_of(catalogue_app)
-    index.merge_in_background = False
-    with catalogue_app.app_context():
-        engine = db.engine
-    counts, _most = database_counts(engine)
-    for number in range(sync.MERGE_ABOVE_SEGMENTS):
-        _save(engine, _reused_ids(counts), number)
-        index.catch_up(timeout=5)
-    folder = index.live_folder()
+    folder, _counts = _past_the_merge_threshold(catalogue_app)
     segments = whoosh_index.open_dir(str(folder / "public"))._segments()
     doomed = tuple(f"{segment.segment_id()}." for segment in sync.smallest(segments))
     checksum = integrity.crc_of

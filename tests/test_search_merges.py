@@ -6,18 +6,13 @@ request reading while another request (or process) merges never fails.
 
 from __future__ import annotations
 
-import gc
-import warnings
-
-import pytest
 from sqlalchemy import update
 from whoosh import index as whoosh_index
 
 from kb.db import utcnow
 from kb.models import Entry, SearchChange
-from kb.search.readers import Readers
 from kb.search.sync import MERGE_ABOVE_SEGMENTS
-from tests.search_support import index_of
+from tests.search_support import assert_opening_fails_and_leaves_no_file_open, index_of
 
 
 def _change(index, entry_ids: list[int], n: int) -> None:
@@ -87,11 +82,4 @@ def test_a_segment_merged_away_while_a_searcher_opens_leaves_no_file_open(catalo
     newest = segments[-1].segment_id()
     for path in public.glob(f"{newest}.*"):
         path.unlink()
-    readers = Readers()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with pytest.raises(OSError), readers.reading(index.live_folder()):
-            pass
-        gc.collect()
-    readers.close()
-    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+    assert_opening_fails_and_leaves_no_file_open(index.live_folder())
