@@ -6,12 +6,17 @@ request reading while another request (or process) merges never fails.
 
 from __future__ import annotations
 
+import threading
+import time
+
 from sqlalchemy import update
 from whoosh import index as whoosh_index
+from whoosh.fields import ID, Schema
 
 from kb.db import utcnow
 from kb.models import Entry, SearchChange
-from kb.search.sync import MERGE_ABOVE_SEGMENTS
+from kb.search.folders import PUBLIC
+from kb.search.sync import MERGE_ABOVE_SEGMENTS, segment_count
 from tests.search_support import assert_opening_fails_and_leaves_no_file_open, index_of
 
 
@@ -83,3 +88,32 @@ def test_a_segment_merged_away_while_a_searcher_opens_leaves_no_file_open(catalo
     for path in public.glob(f"{newest}.*"):
         path.unlink()
     assert_opening_fails_and_leaves_no_file_open(index.live_folder())
+
+
+def test_counting_segments_while_commits_replace_the_table_of_contents_never_fails(tmp_path):
+    """Each commit writes a new table of contents and deletes the old one; the background
+    merge and every save count segments meanwhile, without the apply lock. Whoosh lists the
+    folder, then opens what it listed: without reading again, about one count in a hundred
+    raised FileNotFoundError (killing the merge thread, or failing a save's request)."""
+    (tmp_path / PUBLIC).mkdir()
+    index = whoosh_index.create_in(str(tmp_path / PUBLIC), Schema(id=ID(stored=True)))
+    stop, commits = threading.Event(), []
+
+    def commit_repeatedly() -> None:
+        while not stop.is_set():
+            writer = index.writer()
+            writer.add_document(id=str(len(commits)))
+            writer.commit()
+            commits.append(1)
+
+    committer = threading.Thread(target=commit_repeatedly)
+    committer.start()
+    counts = []
+    try:
+        deadline = time.monotonic() + 10
+        while len(commits) < 200 and time.monotonic() < deadline:
+            counts.append(segment_count(tmp_path))
+    finally:
+        stop.set()
+        committer.join()
+    assert len(commits) >= 200 and len(counts) >= 200  # each count read a table of contents

@@ -10,6 +10,7 @@ writer, so reading the log never changes an index's generation.
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ CHANGES_PER_PASS = 2000
 MERGE_ABOVE_SEGMENTS = 3
 # During a burst of saves the merge waits for a quiet moment, unless there are more than this.
 MERGE_NOW_ABOVE = 24
+TOC_ATTEMPTS = 50  # reads of the newest table of contents while commits keep replacing it
 # Segments merged together are within this factor of the smallest one's size, so an entry is
 # rewritten about log4(entries) times over its life, not at every save.
 MERGE_SIZE_FACTOR = 4
@@ -189,8 +191,20 @@ def _write(writers: _Writers, ids: list[int], documents: dict) -> int:
 
 
 def segment_count(folder: Path) -> int:
-    """How many segments the public index in ``folder`` has now."""
-    return len(whoosh_index.open_dir(str(folder / PUBLIC))._segments())
+    """How many segments the public index in ``folder`` has now.
+
+    Whoosh lists the folder for the newest table of contents, then opens it: a commit in
+    between (another process applying a save, or a merge) replaces that file, so the listing
+    is taken again. Only a heuristic reads this (whether to merge), so an index that is gone
+    (rebuilt meanwhile) has none rather than failing the request that asked."""
+    for _attempt in range(TOC_ATTEMPTS):
+        try:
+            return len(whoosh_index.open_dir(str(folder / PUBLIC))._segments())
+        except FileNotFoundError:
+            if not (folder / PUBLIC).is_dir():
+                break
+            time.sleep(0.001)  # let the commit that replaced it finish
+    return 0
 
 
 def merge_small(folder: Path, timeout: float) -> bool:
