@@ -10,12 +10,23 @@ The access log is Span's request log: method, path, status, duration and the req
 the response also carries in ``X-Request-Id``, one line per request on standard output.
 """
 
+import faulthandler
 import os
+
+# A worker killed by a fatal signal (SIGSEGV, SIGBUS...) writes every thread's traceback to the
+# error log first, so a crash is found and explained, not just a reset connection.
+faulthandler.enable()
 
 bind = os.environ.get("KB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("KB_WORKERS") or min(8, (os.cpu_count() or 1) + 1))
 worker_class = "gthread"
-threads = int(os.environ.get("KB_THREADS") or 4)
+# On SQLite, one thread per worker: several request threads of one process reading SQLite
+# through Python's driver while others read the search index corrupted the process's memory
+# under load (a worker killed by SIGSEGV now and then). A database server is reached over a
+# socket, so there threads wait on it and are worth having. SQLite answers in microseconds
+# and the work is CPU-bound under the GIL, so a thread per worker costs SQLite sites little.
+_ON_SQLITE = not os.environ.get("KB_DATABASE_URL", "").startswith("postgres")
+threads = int(os.environ.get("KB_THREADS") or (1 if _ON_SQLITE else 4))
 
 timeout = 60  # a worker silent this long is killed and replaced
 graceful_timeout = 30  # on HUP, TERM or recycling, requests in flight get this long to finish

@@ -13,7 +13,8 @@ entry page, a search, and a read mix in which every tenth step is a save through
 form by a signed-in editor (each client edits an entry of its own, so saves do not
 conflict). Prints requests per second, p50 and p99 in milliseconds, each
 scenario's throughput as a ratio of the static file's, and errors (any answer other than 200,
-or 302 for a save). Exits 1 if there was any error.
+or 302 for a save), and any worker that crashed (a fatal error in the server's log). Exits 1 if
+there was any error or crash. ``--threads N`` overrides the threads per worker.
 
 Readers are anonymous, as most are (no cookies), so public pages may come from the shared page
 cache; ``--no-page-cache`` turns it off to measure the pages' own code. Entry pages are chosen
@@ -259,7 +260,9 @@ def _synthetic(url: str, folder: Path, entries: int) -> None:
         db.engine.dispose()
 
 
-def _serve(url: str, folder: Path, port: int, page_cache: bool = True) -> subprocess.Popen:
+def _serve(
+    url: str, folder: Path, port: int, page_cache: bool = True, threads: int | None = None
+) -> subprocess.Popen:
     """``make serve WORKERS=2`` in ``folder``: kb init, then gunicorn."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("KB_")},
@@ -270,6 +273,7 @@ def _serve(url: str, folder: Path, port: int, page_cache: bool = True) -> subpro
         "KB_BIND": f"127.0.0.1:{port}",
         "KB_WORKERS": "2",
         "KB_PAGE_CACHE": "1" if page_cache else "0",
+        **({"KB_THREADS": str(threads)} if threads else {}),
     }
     bin_dir = Path(sys.executable).parent
     subprocess.run([bin_dir / "kb", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -301,6 +305,9 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=0, help="a synthetic catalogue this big")
     parser.add_argument("--no-page-cache", action="store_true", help="render every page")
     parser.add_argument(
+        "--threads", type=int, help="threads per worker (default: gunicorn.conf.py's choice)"
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=SCENARIOS[1:],
@@ -326,7 +333,7 @@ def main() -> int:
     port = _free_port()
     if args.entries:
         _synthetic(url, folder, args.entries)
-    server = _serve(url, folder, port, page_cache=not args.no_page_cache)
+    server = _serve(url, folder, port, page_cache=not args.no_page_cache, threads=args.threads)
     try:
         site = _site(url)
         for scenario in SCENARIOS[1:5]:  # warm up every worker, its connections and searchers
@@ -334,7 +341,8 @@ def main() -> int:
             run(port, site, scenario, args.clients, 1, start=len(WORDS) ** 2 * 3 - 1_000)
         catalogue = f"{args.entries:,} synthetic entries" if args.entries else "sample catalogue"
         cache = "page cache off" if args.no_page_cache else "page cache on"
-        print(f"{_describe(url)}, {catalogue}, {cache}, gunicorn 2 workers, "
+        threads = f"{args.threads} threads each" if args.threads else "threads as configured"
+        print(f"{_describe(url)}, {catalogue}, {cache}, gunicorn 2 workers ({threads}), "
               f"{args.clients} clients, {args.seconds:g} s per scenario")  # fmt: skip
         print(f"{'scenario':<18} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'x static':>9} {'errors':>6}")  # fmt: skip
@@ -355,7 +363,11 @@ def main() -> int:
         server.wait(30)
         if cluster is not None:
             cluster.stop()
-    return 1 if failed else 0
+    log = folder / "server.log"
+    crashes = log.read_text(errors="replace").count("Fatal Python error")
+    if crashes:  # a worker killed by a signal: its clients saw connections reset
+        print(f"worker crashes: {crashes} (see {log})")
+    return 1 if failed or crashes else 0
 
 
 def _describe(url: str) -> str:

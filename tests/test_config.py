@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import runpy
+
 import pytest
 from sqlalchemy import text
 
 from kb import create_app
-from kb.config import DEFAULT_SECRET_KEY, UnsafeConfigError
+from kb.config import DEFAULT_SECRET_KEY, ROOT, UnsafeConfigError
 from kb.db import db
 from tests.conftest import make_app
 
@@ -64,3 +66,25 @@ def test_default_database_lives_in_the_instance_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("KB_INSTANCE_PATH", str(tmp_path / "inst"))
     app = create_app({"SECRET_KEY": "x"})
     assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'inst' / 'kb.sqlite'}"
+
+
+@pytest.mark.parametrize(
+    ("environment", "threads"),
+    [
+        ({}, 1),  # the default database is SQLite in the instance folder
+        ({"KB_DATABASE_URL": "sqlite:////srv/span/kb.sqlite"}, 1),
+        ({"KB_DATABASE_URL": "postgresql+psycopg://span@db/span"}, 4),
+        ({"KB_DATABASE_URL": "postgresql+psycopg://span@db/span", "KB_THREADS": "2"}, 2),
+        ({"KB_THREADS": "3"}, 3),
+    ],
+)
+def test_production_server_runs_one_thread_per_worker_on_sqlite(monkeypatch, environment, threads):
+    """On SQLite, request threads sharing a process crashed workers under load; a database
+    server keeps its threads, and KB_THREADS still decides when set."""
+    monkeypatch.delenv("KB_DATABASE_URL", raising=False)
+    monkeypatch.delenv("KB_THREADS", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert settings["worker_class"] == "gthread"
+    assert settings["threads"] == threads
