@@ -199,3 +199,38 @@ def test_a_merge_whose_segments_another_merge_took_is_dropped(catalogue_app):
     assert segment_count(folder) == 1
     assert not built.scratch.exists()
     assert drift(catalogue_app).clean, drift(catalogue_app)
+
+
+def test_kb_optimize_waits_for_a_merge_being_built(catalogue_app, monkeypatch):
+    """A background merge reads its segments without the apply lock; ``kb optimize`` merging
+    them away meanwhile would pull their files from under it (and its error would pass for a
+    damaged index). So the full merge waits for the one being built."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    adding = SegmentWriter.add_reader
+    optimizing: list[threading.Thread] = []
+    outcome: list = []
+
+    def optimize_midway(writer, reader) -> None:
+        if not optimizing:
+
+            def optimize() -> None:
+                try:
+                    outcome.append(index.optimize())
+                except Exception as error:  # noqa: BLE001 - reported below
+                    outcome.append(error)
+
+            optimizing.append(threading.Thread(target=optimize))
+            optimizing[0].start()
+            optimizing[0].join(5)
+            outcome.append("finished during the merge" if outcome else "waited")
+        adding(writer, reader)
+
+    monkeypatch.setattr(SegmentWriter, "add_reader", optimize_midway)
+    index.merge(index.live_folder())
+    optimizing[0].join(60)
+    assert outcome[0] == "waited"
+    assert isinstance(outcome[1], sync.Pruned), outcome[1]
+    assert index.problem() is None
+    assert segment_count(index.live_folder()) == 1
+    assert drift(catalogue_app).clean, drift(catalogue_app)
