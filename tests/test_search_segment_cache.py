@@ -115,9 +115,7 @@ def test_the_first_search_after_a_save_opens_only_its_new_segment(catalogue_app)
         return {leaf.segment().segment_id(): leaf for leaf, _offset in found}
 
     def summaries(snapshot) -> list[str]:
-        reader = snapshot.searcher.reader()
-        numbers = reader.postings("id", str(entry_id)).all_ids()
-        return [reader.stored_fields(n)["summary"] for n in numbers if not reader.is_deleted(n)]
+        return [fields["summary"] for fields in snapshot.searcher.documents(id=str(entry_id))]
 
     pages(catalogue_app, index)
     before = index.read(leaves)

@@ -275,6 +275,7 @@ def _renewed(reader: SegmentReader, segment, generation: int) -> SegmentReader:
     object carries, and which the reader and its per-document reader look up there."""
     reader._segment = segment
     reader._perdoc._segment = segment
+    reader.__dict__.pop("deleted_docs_set", None)  # Whoosh keeps the set it first read
     reader._gen = generation
     return reader
 
