@@ -1,7 +1,9 @@
-"""A searcher opened before a merge keeps working after the merge deletes its segments' files.
+"""Merging segments while others read and save.
 
-Whoosh opens some per-segment files only when first read; the index opens them up front so a
-request reading while another request (or process) merges never fails.
+A searcher opened before a merge keeps working after the merge deletes its segments' files
+(Whoosh opens some per-segment files only when first read; the index opens them up front so a
+request reading while another request or process merges never fails). A save while a merge is
+built is applied at once and survives the merge.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import update
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, Schema
+from whoosh.writing import SegmentWriter
 
 from kb.db import utcnow
-from kb.models import Entry, SearchChange
-from kb.search.folders import PUBLIC
+from kb.models import Entry, SearchChange, Status
+from kb.search import segments, sync
+from kb.search.folders import APPLY_LOCK, PUBLIC, file_lock
 from kb.search.sync import MERGE_ABOVE_SEGMENTS, segment_count
-from tests.search_support import assert_opening_fails_and_leaves_no_file_open, index_of
+from tests.search_support import assert_opening_fails_and_leaves_no_file_open, drift, index_of
 
 
 def _change(index, entry_ids: list[int], n: int) -> None:
@@ -117,3 +122,115 @@ def test_counting_segments_while_commits_replace_the_table_of_contents_never_fai
         stop.set()
         committer.join()
     assert len(commits) >= 200 and len(counts) >= 200  # each count read a table of contents
+
+
+def _past_the_threshold(index) -> list[int]:
+    """Save until the public index has more segments than a merge allows (merging kept for
+    the test to start); the entries' ids."""
+    index.merge_in_background = False
+    with index.engine.connect() as connection:
+        entry_ids = list(connection.scalars(Entry.__table__.select().with_only_columns(Entry.id)))
+    n = 0
+    while _segments(index) <= MERGE_ABOVE_SEGMENTS:
+        _change(index, entry_ids, n)
+        n += 1
+    return entry_ids
+
+
+@pytest.mark.parametrize("change", ["edited", "withdrawn"])
+def test_a_save_while_a_merge_is_built_is_applied_at_once_and_survives_the_merge(
+    catalogue_app, monkeypatch, change
+):
+    """A background merge builds its segment without the apply lock, so a save meanwhile is
+    applied at once instead of waiting for the merge. The save replaces (or removes) a
+    document of a segment being merged: the swap deletes it from the merged segment too, so
+    the old text never comes back and a withdrawn entry never reappears in public search."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    folder = index.live_folder()
+    before = _segment_ids(index)
+    adding = SegmentWriter.add_reader
+    saved: list[tuple[int, int | None]] = []
+
+    def save_midway(writer, reader) -> None:
+        if not saved:
+            entry_id = int(reader.stored_fields(next(iter(reader.all_doc_ids())))["id"])
+            values = {"summary": "Saved while merging"}
+            if change == "withdrawn":
+                values["status"] = Status.DRAFT.value
+            with index.engine.begin() as connection:
+                connection.execute(update(Entry).where(Entry.id == entry_id).values(**values))
+                row = {"entry_id": entry_id, "recorded_at": utcnow()}
+                connection.execute(SearchChange.__table__.insert().values(**row))
+            saved.append((entry_id, index.catch_up(timeout=1)))
+        adding(writer, reader)
+
+    monkeypatch.setattr(SegmentWriter, "add_reader", save_midway)
+    index.merge(folder)
+    assert saved and saved[0][1], "the save waited for the merge"
+    assert not before <= _segment_ids(index), "no merge happened"
+    assert drift(catalogue_app).clean, drift(catalogue_app)
+    with index.reading() as snapshot:
+        reader = snapshot.searcher.reader()
+        held = (
+            reader.postings("id", str(saved[0][0])).all_ids()
+            if ("id", str(saved[0][0])) in reader
+            else []
+        )
+        summaries = [reader.stored_fields(d)["summary"] for d in held if not reader.is_deleted(d)]
+    assert summaries == ([] if change == "withdrawn" else ["Saved while merging"])
+    assert not list(folder.glob(f"public/{segments.SCRATCH_PREFIX}*")), "scratch left behind"
+
+
+def test_a_merge_whose_segments_another_merge_took_is_dropped(catalogue_app):
+    """Two merges built at once from the same segments (another process, or ``kb optimize``):
+    the second to swap finds its segments gone and drops its work, rather than list the same
+    documents twice."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    folder = index.live_folder()
+    plan = segments.plan(folder / PUBLIC)
+    assert plan is not None
+    built = segments.build(folder / PUBLIC, plan)
+    with file_lock(folder / APPLY_LOCK, 5) as held:
+        assert held
+        sync.merge_all(folder)
+        assert segments.swap(folder / PUBLIC, built, timeout=5) is False
+    assert segment_count(folder) == 1
+    assert not built.scratch.exists()
+    assert drift(catalogue_app).clean, drift(catalogue_app)
+
+
+def test_kb_optimize_waits_for_a_merge_being_built(catalogue_app, monkeypatch):
+    """A background merge reads its segments without the apply lock; ``kb optimize`` merging
+    them away meanwhile would pull their files from under it (and its error would pass for a
+    damaged index). So the full merge waits for the one being built."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    adding = SegmentWriter.add_reader
+    optimizing: list[threading.Thread] = []
+    outcome: list = []
+
+    def optimize_midway(writer, reader) -> None:
+        if not optimizing:
+
+            def optimize() -> None:
+                try:
+                    outcome.append(index.optimize())
+                except Exception as error:  # noqa: BLE001 - reported below
+                    outcome.append(error)
+
+            optimizing.append(threading.Thread(target=optimize))
+            optimizing[0].start()
+            optimizing[0].join(5)
+            outcome.append("finished during the merge" if outcome else "waited")
+        adding(writer, reader)
+
+    monkeypatch.setattr(SegmentWriter, "add_reader", optimize_midway)
+    index.merge(index.live_folder())
+    optimizing[0].join(60)
+    assert outcome[0] == "waited"
+    assert isinstance(outcome[1], sync.Pruned), outcome[1]
+    assert index.problem() is None
+    assert segment_count(index.live_folder()) == 1
+    assert drift(catalogue_app).clean, drift(catalogue_app)

@@ -99,6 +99,34 @@ def test_warm_caches_answer_as_a_fresh_index_through_saves_removals_and_merges(c
     assert pages(catalogue_app, index) == fresh_pages(catalogue_app)
 
 
+def test_the_first_search_after_a_save_opens_only_its_new_segment(catalogue_app):
+    """Segments never change but for deletions, so the searcher after a save takes over the
+    open readers of the segments still listed, seeing the save's deletion in them, and opens
+    only the save's own segment."""
+    index = index_of(catalogue_app)
+    index.merge_in_background = False
+    with catalogue_app.app_context():
+        entry_id = db.session.scalars(
+            select(Entry.id).where(Entry.status == Status.PUBLISHED.value).order_by(Entry.id)
+        ).first()
+
+    def leaves(snapshot) -> dict:
+        found = snapshot.searcher.reader().leaf_readers()
+        return {leaf.segment().segment_id(): leaf for leaf, _offset in found}
+
+    def summaries(snapshot) -> list[str]:
+        return [fields["summary"] for fields in snapshot.searcher.documents(id=str(entry_id))]
+
+    pages(catalogue_app, index)
+    before = index.read(leaves)
+    _save(catalogue_app, entry_id, summary="Quillet reopened")
+    after = index.read(leaves)
+    assert len(set(after) - set(before)) == 1
+    assert all(after[segment] is before[segment] for segment in before)
+    assert index.read(summaries) == ["Quillet reopened"]
+    assert pages(catalogue_app, index) == fresh_pages(catalogue_app)
+
+
 def test_saves_never_merge_and_the_background_keeps_segments_few(catalogue_app):
     index = index_of(catalogue_app)
     with catalogue_app.app_context():

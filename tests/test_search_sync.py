@@ -15,6 +15,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 from whoosh import query as Q
+from whoosh.writing import SegmentWriter
 
 from kb.accounts.demo import ADMIN_EMAIL, DEMO_PASSWORD
 from kb.db import db
@@ -69,6 +70,26 @@ def test_an_edit_through_the_form_is_searchable_straight_away(catalogue_app):
     assert drift(catalogue_app).clean
     assert found(client, "zeppelinish") == [SLUG]
     assert found(client, "quokkaphone") == [SLUG]
+
+
+def test_a_save_replaces_its_document_without_opening_the_index_again(catalogue_app, monkeypatch):
+    """Applying a save reads the public index with the process's open searcher and deletes
+    the entry's old document by its number; Whoosh's own update would open every segment of
+    the index again to look the id up (most of a save's reading)."""
+    opened = []
+    searcher = SegmentWriter.searcher
+
+    def counting(writer, **kwargs):
+        opened.append(writer)
+        return searcher(writer, **kwargs)
+
+    monkeypatch.setattr(SegmentWriter, "searcher", counting)
+    client = client_for(catalogue_app, EDITOR)
+    form = edit_form(client, SLUG, title="Zeppelinish storm evacuation updates")
+    assert post(client, f"/entries/{SLUG}/edit", form).status_code == 302
+    assert opened == []
+    assert drift(catalogue_app).clean
+    assert found(client, "zeppelinish") == [SLUG]
 
 
 def test_a_rolled_back_save_never_reaches_the_index(catalogue_app):

@@ -8,7 +8,9 @@ Layout under a replica's root (``SEARCH_INDEX_DIR``)::
     index-…/
         span-state.json    the highest change-log id applied here, and the schema version
         apply.lock         held from reading the log until the new mark is written
+        merge.lock         held by the process merging segments (it takes apply.lock to swap)
         public/            published and archived entries: what anyone may find
+            merging-…/     a merged segment being written, until it is swapped in
         drafts/<org id>/   one organisation's drafts, searched only by its members
     (each index folder holds span-manifest.json: the size and CRC-32 of its files)
 
@@ -33,6 +35,7 @@ CURRENT = "current"
 STATE_FILE = "span-state.json"
 REPLICA_FILE = "replica.json"
 APPLY_LOCK = "apply.lock"
+MERGE_LOCK = "merge.lock"
 REBUILD_LOCK = "rebuild.lock"
 PUBLIC = "public"
 DRAFTS = "drafts"

@@ -32,6 +32,7 @@ from kb.search import sync
 from kb.search.build import POOL_MB_AT_MOST, RebuildReport, build
 from kb.search.folders import (
     APPLY_LOCK,
+    MERGE_LOCK,
     REBUILD_LOCK,
     file_lock,
     has_index,
@@ -346,9 +347,14 @@ class SearchIndex(BackgroundMerges):
         """Merge each index of the live folder into one segment and prune change-log rows
         that every live replica has applied and that are more than a day old."""
         folder = self._readable()
-        with file_lock(folder / APPLY_LOCK, timeout=30) as held:
-            if not held:
-                raise LockError("the search index stayed busy for 30 seconds")
+        # A background merge reads its segments without the apply lock: wait for it to
+        # finish rather than delete them under it.
+        with (
+            file_lock(folder / MERGE_LOCK, timeout=60) as merging,
+            file_lock(folder / APPLY_LOCK, timeout=30) as held,
+        ):
+            if not (merging and held):
+                raise LockError("the search index stayed busy for a minute")
             sync.apply(folder, self.engine, timeout=30)  # pending first
             sync.merge_all(folder)
         self.catch_up()  # whatever was saved while the merge held the index

@@ -1,5 +1,6 @@
 """Merging a replica's small segments in the background, so a save never waits for a merge
-and searches keep the segments few (``SearchIndex`` takes this in)."""
+(only for its swap: ``segments.py``) and searches keep the segments few (``SearchIndex``
+takes this in)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from pathlib import Path
 
 from whoosh.index import LockError
 
-from kb.search import sync
-from kb.search.folders import APPLY_LOCK, file_lock
+from kb.search import integrity, segments, sync
+from kb.search.folders import APPLY_LOCK, MERGE_LOCK, PUBLIC, file_lock
 from kb.search.integrity import raised_by_index
 
 log = logging.getLogger(__name__)
 MERGES_AT_ONCE = 4  # merges one background run may make, each of small segments
 MERGE_WHEN_QUIET_FOR = 1.0  # seconds without a change before a background merge
+SWAP_WAIT = 10.0  # seconds a built merge waits for saves to let go of the apply lock
 
 
 class BackgroundMerges:
@@ -41,7 +43,7 @@ class BackgroundMerges:
 
     def _merge_when_quiet(self, folder: Path) -> None:
         """Merge once no change has been applied for ``MERGE_WHEN_QUIET_FOR`` seconds: a merge
-        holds the index, so a save during it waits, while a burst of saves only adds small
+        takes processor time from the saves and searches of a burst, which only adds small
         segments. Past ``sync.MERGE_NOW_ABOVE`` segments, or a minute, merge anyway."""
         started = time.monotonic()
         while time.monotonic() - started < 60:
@@ -54,16 +56,17 @@ class BackgroundMerges:
 
     def merge(self, folder: Path) -> None:
         """Merge the small segments of the public index in ``folder`` while it has too many,
-        one merge at a time, applying what was saved meanwhile after each (a save waits for
-        one merge at most). Stops when the index stays busy."""
+        one merge at a time, each built without the apply lock, which it takes only to swap
+        the merged segment in (a save waits for that at most). Then applies what was saved
+        meanwhile, if a save left it. Stops when another process is merging this folder."""
         for _round in range(MERGES_AT_ONCE):  # like sizes may then merge in turn
             if self._closing.is_set():
                 return
             try:
-                with file_lock(folder / APPLY_LOCK, self.writer_timeout) as held:
-                    if not held:
-                        return  # whoever holds it is applying changes, and merges after them
-                    merged = sync.merge_small(folder, self.writer_timeout)
+                with file_lock(folder / MERGE_LOCK, 0) as mine:
+                    if not mine:
+                        return  # another process is merging this folder
+                    merged = self._merge_once(folder)
             except LockError:
                 return  # something outside Span holds Whoosh's lock; the next save tries again
             except Exception as error:
@@ -72,9 +75,24 @@ class BackgroundMerges:
                 else:
                     log.exception("Merging the search index's segments failed")
                 return
-            self.catch_up()  # what was saved while the merge held the index
+            self.catch_up()
             if not merged:
                 return
+
+    def _merge_once(self, folder: Path) -> bool:
+        index_dir = folder / PUBLIC
+        plan = segments.plan(index_dir)
+        if plan is None:
+            return False
+        built = segments.build(index_dir, plan)
+        with file_lock(folder / APPLY_LOCK, SWAP_WAIT) as held:
+            if not held:
+                segments.discard(built)
+                return False
+            merged = segments.swap(index_dir, built, self.writer_timeout)
+            if merged:
+                integrity.record(folder, [PUBLIC])
+        return merged
 
     def wait_for_merge(self, timeout: float = 60) -> None:
         """Wait until no merge is running in this process (for tests and the benchmark)."""

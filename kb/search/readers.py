@@ -97,9 +97,12 @@ class Readers:
         self.verifier.verify(folder, relatives)
         scope = (folder, drafts_of)
         wanted = self.generation(folder, drafts_of)
-        searcher = self._take(scope, wanted)
+        searcher, stale = self._take(scope, wanted)
         if searcher is None:
-            searcher, wanted = self._open(folder, drafts_of)
+            searcher, wanted = self._open(folder, drafts_of, stale)
+        else:
+            for old in stale:
+                old.close()
         with self._lock:
             cache = self._caches.get(wanted)
             if cache is None:
@@ -115,16 +118,16 @@ class Readers:
         else:
             self._give_back(scope, wanted, searcher)
 
-    def _take(self, scope: tuple, wanted: tuple) -> Searcher | None:
+    def _take(self, scope: tuple, wanted: tuple) -> tuple[Searcher | None, list[Searcher]]:
+        """An idle searcher of the generation ``wanted``, if there is one, and the idle
+        searchers of older generations, taken out of the pool (the caller closes them)."""
         with self._lock:
             idle = self._idle.get(scope, [])
             stale = [s for generation, s in idle if generation != wanted]
             fresh = [(g, s) for g, s in idle if g == wanted]
             self._idle[scope] = fresh
             taken = fresh.pop()[1] if fresh else None
-        for searcher in stale:
-            searcher.close()
-        return taken
+        return taken, stale
 
     def _give_back(self, scope: tuple, generation: tuple, searcher: Searcher) -> None:
         closing: list[Searcher] = []
@@ -146,17 +149,33 @@ class Readers:
         for other in closing:
             other.close()
 
-    def _open(self, folder: Path, drafts_of: int | None) -> tuple[Searcher, tuple]:
+    def _open(
+        self, folder: Path, drafts_of: int | None, stale: list[Searcher]
+    ) -> tuple[Searcher, tuple]:
         """A new searcher with every file it reads later already open. Whoosh opens some
         files lazily; once a merge deletes them, a searcher that had not opened them yet
         fails. Open files stay readable after deletion, so open them now, and if a merge won
-        the race, even for one file, start again on the merged index."""
+        the race, even for one file, start again on the merged index.
+
+        The public index's segments still listed are taken over from ``stale`` (idle
+        searchers of an older generation, which are closed): after a save, only its new
+        segment is opened."""
+        reusable = _leaves_by_segment(stale) if drafts_of is None else {}
+        try:
+            return self._open_with(folder, drafts_of, reusable)
+        finally:
+            for leaf in reusable.values():
+                leaf.close()
+            for old in stale if drafts_of is not None else ():
+                old.close()
+
+    def _open_with(self, folder: Path, drafts_of: int | None, reusable: dict) -> tuple:
         for attempt in range(5):
             readers, indexes = [], []
             try:
                 generation = [folder.name, None, None, None]
                 indexes.append(self._index(public_dir(folder)))
-                public = _open_reader(indexes[0], self._schema)
+                public = _open_reader(indexes[0], self._schema, reusable)
                 readers.append(public)
                 generation[1] = public.generation()
                 if drafts_of is not None and (drafts := self._index(drafts_dir(folder, drafts_of))):
@@ -203,15 +222,21 @@ class Readers:
         self.verifier.forget(folder)
 
 
-def _open_reader(index: whoosh_index.FileIndex, schema) -> IndexReader:
+def _open_reader(
+    index: whoosh_index.FileIndex, schema, reusable: dict | None = None
+) -> IndexReader:
     """``index.reader()``, except that when a merge deletes a segment between reading the
     table of contents and opening it, the segments already opened are closed (Whoosh's own
     retry leaves their files for the garbage collector), and so are the files of the segment
-    being opened, and the error is the caller's to retry."""
+    being opened, and the error is the caller's to retry. A segment in ``reusable`` (open
+    readers by segment id, nobody else's) is taken from there instead of opened again."""
     toc = whoosh_index.TOC.read(index.storage, index.indexname, schema=schema)
     readers: list[SegmentReader] = []
     try:
         for segment in toc.segments:
+            if reusable and (reader := reusable.pop(segment.segment_id(), None)):
+                readers.append(_renewed(reader, segment, toc.generation))
+                continue
             storage = _Opening(index.storage)
             try:
                 readers.append(
@@ -230,6 +255,29 @@ def _open_reader(index: whoosh_index.FileIndex, schema) -> IndexReader:
     if len(readers) == 1:
         return readers[0]
     return MultiReader(readers, generation=toc.generation)
+
+
+def _leaves_by_segment(searchers: list[Searcher]) -> dict[str, SegmentReader]:
+    """The open segment readers of ``searchers`` (idle, no longer pooled), by segment id."""
+    found: dict[str, SegmentReader] = {}
+    for searcher in searchers:
+        for leaf, _offset in searcher.reader().leaf_readers():
+            if isinstance(leaf, SegmentReader) and not leaf.is_closed:
+                previous = found.setdefault(leaf.segment().segment_id(), leaf)
+                if previous is not leaf:
+                    leaf.close()  # another idle searcher's reader of the same segment
+    return found
+
+
+def _renewed(reader: SegmentReader, segment, generation: int) -> SegmentReader:
+    """``reader``, reading ``segment`` as a newer table of contents lists it. A segment's
+    files never change; only which of its documents are deleted, which the listing's segment
+    object carries, and which the reader and its per-document reader look up there."""
+    reader._segment = segment
+    reader._perdoc._segment = segment
+    reader.__dict__.pop("deleted_docs_set", None)  # Whoosh keeps the set it first read
+    reader._gen = generation
+    return reader
 
 
 class _Opening:

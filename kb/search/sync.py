@@ -10,7 +10,6 @@ writer, so reading the log never changes an index's generation.
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,30 +19,19 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from whoosh import index as whoosh_index
 from whoosh.index import LockError
-from whoosh.reading import SegmentReader
 
 from kb.db import utcnow
 from kb.models import SearchChange, SearchLogHorizon, SearchReplica
-from kb.search import integrity
+from kb.search import integrity, segments
 from kb.search.documents import load_documents
 from kb.search.folders import PUBLIC, STATE_FILE, has_index, read_state, write_json
 from kb.search.readers import Readers
 from kb.search.schema import SCHEMA_VERSION, build_schema
+from kb.search.segments import MERGE_ABOVE_SEGMENTS, smallest  # noqa: F401 - read from here
 
 CHANGES_PER_PASS = 2000
-# A save never merges segments (it would make that save wait): each save adds one, and once
-# the public index has more than this many, a merge in the background (``merge_small``) folds
-# the smallest together. Every search reads every segment, so they are kept few.
-MERGE_ABOVE_SEGMENTS = 3
 # During a burst of saves the merge waits for a quiet moment, unless there are more than this.
 MERGE_NOW_ABOVE = 24
-TOC_ATTEMPTS = 50  # reads of the newest table of contents while commits keep replacing it
-# Segments merged together are within this factor of the smallest one's size, so an entry is
-# rewritten about log4(entries) times over its life, not at every save.
-MERGE_SIZE_FACTOR = 4
-# A background merge rewrites at most this many entries: it holds the index while it runs,
-# about a second per hundred entries, and a save meanwhile waits. Larger: ``kb optimize``.
-MERGE_AT_MOST = 200
 
 
 def applied_mark(folder: Path | None) -> int:
@@ -103,13 +91,39 @@ class _Writers:
 
     def holds(self, place: str, entry_id: int) -> int | None:
         """The live document number of ``entry_id`` in ``place``, if it is there."""
+        return next(iter(self._live(place, entry_id)), None)
+
+    def _live(self, place: str, entry_id: int) -> list[int]:
         reader = self.reader(place)
         if reader is None or ("id", str(entry_id)) not in reader:
-            return None
-        for docnum in reader.postings("id", str(entry_id)).all_ids():
-            if not reader.is_deleted(docnum):
-                return docnum
-        return None
+            return []
+        numbers = reader.postings("id", str(entry_id)).all_ids()
+        return [docnum for docnum in numbers if not reader.is_deleted(docnum)]
+
+    def remove(self, place: str, entry_id: int) -> None:
+        """Delete the documents of ``entry_id`` from ``place``."""
+        writer = self.writer(place)
+        if self._numbered_alike(place, writer):
+            for docnum in self._live(place, entry_id):
+                writer.delete_document(docnum)
+        else:
+            writer.delete_by_term("id", str(entry_id))
+
+    def put(self, place: str, entry_id: int, fields: dict) -> None:
+        """Write ``fields`` as the one document of ``entry_id`` in ``place``."""
+        writer = self.writer(place)
+        if self._numbered_alike(place, writer):
+            self.remove(place, entry_id)
+            writer.add_document(**fields)
+        else:
+            writer.update_document(**fields)
+
+    def _numbered_alike(self, place: str, writer) -> bool:
+        """Whether the reader of ``place`` read the table of contents its writer writes after,
+        so their document numbers agree: then a document is deleted by number, instead of
+        Whoosh opening every segment again to look its id up (most of a save's reading)."""
+        reader = self.reader(place)
+        return reader is not None and reader.generation() == writer.generation - 1
 
     def commit(self) -> None:
         # Drafts first: an entry being published leaves its drafts index before it reaches
@@ -176,7 +190,7 @@ def _write(writers: _Writers, ids: list[int], documents: dict) -> int:
             candidates = [PUBLIC, document.drafts_place]
         for place in candidates:
             if place != target and writers.holds(place, entry_id) is not None:
-                writers.writer(place).delete_by_term("id", str(entry_id))
+                writers.remove(place, entry_id)
                 touched += 1
         if document is None:
             continue
@@ -185,69 +199,28 @@ def _write(writers: _Writers, ids: list[int], documents: dict) -> int:
             stored = writers.reader(target).stored_fields(docnum)
             if stored.get("fingerprint") == document.fields["fingerprint"]:
                 continue  # nothing the index holds about it changed
-        writers.writer(target).update_document(**document.fields)
+        writers.put(target, entry_id, document.fields)
         touched += 1
     return touched
 
 
 def segment_count(folder: Path) -> int:
-    """How many segments the public index in ``folder`` has now.
-
-    Whoosh lists the folder for the newest table of contents, then opens it: a commit in
-    between (another process applying a save, or a merge) replaces that file, so the listing
-    is taken again. Only a heuristic reads this (whether to merge), so an index that is gone
-    (rebuilt meanwhile) has none rather than failing the request that asked."""
-    for _attempt in range(TOC_ATTEMPTS):
-        try:
-            return len(whoosh_index.open_dir(str(folder / PUBLIC))._segments())
-        except FileNotFoundError:
-            if not (folder / PUBLIC).is_dir():
-                break
-            time.sleep(0.001)  # let the commit that replaced it finish
-    return 0
+    """How many segments the public index in ``folder`` has now. Only a heuristic reads this
+    (whether to merge), so an index that is gone (rebuilt meanwhile) has none rather than
+    failing the request that asked."""
+    toc = segments.read_toc(folder / PUBLIC)
+    return 0 if toc is None else len(toc.segments)
 
 
 def merge_small(folder: Path, timeout: float) -> bool:
-    """If the public index has more than ``MERGE_ABOVE_SEGMENTS`` segments, merge its smallest
-    ones of about the same size. The caller holds the apply lock. Returns whether it merged."""
-    index = whoosh_index.open_dir(str(folder / PUBLIC))
-    segments = index._segments()
-    if len(segments) <= MERGE_ABOVE_SEGMENTS or len(smallest(segments)) < 2:
-        return False
-    index.writer(timeout=timeout, compound=False).commit(mergetype=_merge_smallest)
-    integrity.record(folder, [PUBLIC])
-    return True
-
-
-def smallest(segments: list) -> list:
-    """The segments to merge: from the smallest up, the first run of at least two within
-    ``MERGE_SIZE_FACTOR`` of the run's smallest, up to ``MERGE_AT_MOST`` entries in all; or
-    none. Like sizes merge into the next size up, so segments stay few over many saves."""
-    ordered = sorted(segments, key=lambda segment: segment.doc_count_all())
-    for start, first in enumerate(ordered):
-        bound = MERGE_SIZE_FACTOR * max(1, first.doc_count_all())
-        run, total = [], 0
-        for segment in ordered[start:]:
-            size = segment.doc_count_all()
-            if size > bound or total + size > MERGE_AT_MOST:
-                break
-            run.append(segment)
-            total += size
-        if len(run) >= 2:
-            return run
-    return []
-
-
-def _merge_smallest(writer, segments: list) -> list:
-    """A Whoosh merge policy: ``smallest(segments)`` go into the writer's new segment.
-    Returns the segments kept as they are."""
-    merged = smallest(segments)
-    for segment in merged:
-        reader = SegmentReader(writer.storage, writer.schema, segment)
-        writer.add_reader(reader)
-        reader.close()
-    names = {segment.segment_id() for segment in merged}
-    return [segment for segment in segments if segment.segment_id() not in names]
+    """One merge of the public index's smallest segments, if it has more than
+    ``MERGE_ABOVE_SEGMENTS``, built and swapped in while the caller holds the apply lock (the
+    background builds first and takes the lock only to swap: ``merges.py``). Returns whether
+    it merged."""
+    merged = segments.merge_small(folder / PUBLIC, timeout)
+    if merged:
+        integrity.record(folder, [PUBLIC])
+    return merged
 
 
 def merge_all(folder: Path) -> None:
