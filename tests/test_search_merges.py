@@ -234,3 +234,11 @@ def test_kb_optimize_waits_for_a_merge_being_built(catalogue_app, monkeypatch):
     assert index.problem() is None
     assert segment_count(index.live_folder()) == 1
     assert drift(catalogue_app).clean, drift(catalogue_app)
+
+
+def test_counting_segments_of_an_index_that_is_gone_finds_none(tmp_path):
+    """A save's catch-up counts segments after applying; a folder removed meanwhile (two
+    rebuilds later) or never indexed has none to merge, rather than failing the request."""
+    assert segment_count(tmp_path / "removed") == 0
+    (tmp_path / PUBLIC).mkdir()
+    assert segment_count(tmp_path) == 0

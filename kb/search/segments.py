@@ -27,7 +27,7 @@ from pathlib import Path
 
 from whoosh import index as whoosh_index
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import TOC
+from whoosh.index import TOC, EmptyIndexError
 from whoosh.reading import SegmentReader
 from whoosh.writing import SegmentWriter
 
@@ -63,13 +63,16 @@ class Built:
 
 
 def read_toc(index_dir: Path):
-    """The newest table of contents of the index in ``index_dir``, or None if it is gone.
+    """The newest table of contents of the index in ``index_dir``, or None if there is none
+    (the folder was removed after a rebuild, or never held an index).
 
     Whoosh lists the folder for the newest one, then opens it: a commit in between replaces
     that file, so the listing is taken again."""
     for _attempt in range(TOC_ATTEMPTS):
         try:
             return whoosh_index.open_dir(str(index_dir))._read_toc()
+        except EmptyIndexError:
+            break
         except FileNotFoundError:
             if not index_dir.is_dir():
                 break
