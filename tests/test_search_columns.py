@@ -39,6 +39,7 @@ from kb.search.index import SearchIndex, SearchUnavailable
 from kb.search.postings import segment_id, subsearchers
 from kb.search.ranking import lift
 from kb.search.readers import Readers
+from kb.search.segments import MERGE_ABOVE_SEGMENTS, smallest
 from kb.search.service import SearchRequest, search
 from tests.search_support import (
     ROOT,
@@ -224,7 +225,7 @@ def _past_the_merge_threshold(app) -> tuple[Path, dict]:
     with app.app_context():
         engine = db.engine
     counts, _most = database_counts(engine)
-    for number in range(sync.MERGE_ABOVE_SEGMENTS):
+    for number in range(MERGE_ABOVE_SEGMENTS):
         _save(engine, _reused_ids(counts), number)
         index.catch_up(timeout=5)
     return index.live_folder(), counts
@@ -234,7 +235,7 @@ def test_a_searcher_opening_while_a_merge_deletes_its_files_opens_again(catalogu
     """The race above, made certain: a real merge lands after the searcher opened each
     segment's stored fields (Whoosh's first read) and before it opened the rest."""
     folder, counts = _past_the_merge_threshold(catalogue_app)
-    assert sync.segment_count(folder) > sync.MERGE_ABOVE_SEGMENTS
+    assert sync.segment_count(folder) > MERGE_ABOVE_SEGMENTS
     opening = readers_module._open_files
     merged: list[bool] = []
 
@@ -309,7 +310,7 @@ def test_a_file_merged_away_while_its_checksum_is_taken_is_no_damage(catalogue_a
     a merge deleting one after its ``stat`` and before its checksum only merged it away."""
     folder, _counts = _past_the_merge_threshold(catalogue_app)
     segments = whoosh_index.open_dir(str(folder / "public"))._segments()
-    doomed = tuple(f"{segment.segment_id()}." for segment in sync.smallest(segments))
+    doomed = tuple(f"{segment.segment_id()}." for segment in smallest(segments))
     checksum = integrity.crc_of
     merged: list[bool] = []
 

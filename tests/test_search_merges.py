@@ -21,7 +21,8 @@ from kb.db import utcnow
 from kb.models import Entry, SearchChange, Status
 from kb.search import segments, sync
 from kb.search.folders import APPLY_LOCK, PUBLIC, file_lock
-from kb.search.sync import MERGE_ABOVE_SEGMENTS, segment_count
+from kb.search.segments import MERGE_ABOVE_SEGMENTS
+from kb.search.sync import segment_count
 from tests.search_support import assert_opening_fails_and_leaves_no_file_open, drift, index_of
 
 

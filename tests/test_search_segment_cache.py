@@ -14,8 +14,9 @@ from kb.db import db
 from kb.models import Entry, Status
 from kb.search.index import SearchIndex
 from kb.search.postings import SegmentCache, members, to_bits
+from kb.search.segments import MERGE_ABOVE_SEGMENTS, smallest
 from kb.search.service import SearchRequest, search
-from kb.search.sync import MERGE_ABOVE_SEGMENTS, segment_count, smallest
+from kb.search.sync import segment_count
 from tests.search_support import edit, index_of
 
 # Merges fold segments of about the same size, so a few more than the threshold may stay.

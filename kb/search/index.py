@@ -28,7 +28,7 @@ from sqlalchemy import Engine, func, select
 from whoosh.index import LockError
 
 from kb.models import SearchChange
-from kb.search import sync
+from kb.search import segments, sync
 from kb.search.build import POOL_MB_AT_MOST, RebuildReport, build
 from kb.search.folders import (
     APPLY_LOCK,
@@ -241,7 +241,7 @@ class SearchIndex(BackgroundMerges):
         if (
             touched
             and self.merge_in_background
-            and sync.segment_count(folder) > sync.MERGE_ABOVE_SEGMENTS
+            and sync.segment_count(folder) > segments.MERGE_ABOVE_SEGMENTS
         ):
             self._merge_in_background(folder)
         return touched

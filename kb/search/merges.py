@@ -11,8 +11,8 @@ from pathlib import Path
 
 from whoosh.index import LockError
 
-from kb.search import integrity, segments, sync
-from kb.search.folders import APPLY_LOCK, MERGE_LOCK, PUBLIC, file_lock
+from kb.search import sync
+from kb.search.folders import MERGE_LOCK, file_lock
 from kb.search.integrity import raised_by_index
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class BackgroundMerges:
                 with file_lock(folder / MERGE_LOCK, 0) as mine:
                     if not mine:
                         return  # another process is merging this folder
-                    merged = self._merge_once(folder)
+                    merged = sync.merge_small(folder, self.writer_timeout, SWAP_WAIT)
             except LockError:
                 return  # something outside Span holds Whoosh's lock; the next save tries again
             except Exception as error:
@@ -78,21 +78,6 @@ class BackgroundMerges:
             self.catch_up()
             if not merged:
                 return
-
-    def _merge_once(self, folder: Path) -> bool:
-        index_dir = folder / PUBLIC
-        plan = segments.plan(index_dir)
-        if plan is None:
-            return False
-        built = segments.build(index_dir, plan)
-        with file_lock(folder / APPLY_LOCK, SWAP_WAIT) as held:
-            if not held:
-                segments.discard(built)
-                return False
-            merged = segments.swap(index_dir, built, self.writer_timeout)
-            if merged:
-                integrity.record(folder, [PUBLIC])
-        return merged
 
     def wait_for_merge(self, timeout: float = 60) -> None:
         """Wait until no merge is running in this process (for tests and the benchmark)."""

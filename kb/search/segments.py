@@ -199,11 +199,3 @@ def remove_stale_scratch(index_dir: Path) -> None:
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue
-
-
-def merge_small(index_dir: Path, timeout: float) -> bool:
-    """Plan, build and swap one merge of ``index_dir``'s smallest segments. Whether it merged."""
-    chosen = plan(index_dir)
-    if chosen is None:
-        return False
-    return swap(index_dir, build(index_dir, chosen), timeout)

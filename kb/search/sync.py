@@ -10,7 +10,7 @@ writer, so reading the log never changes an index's generation.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,10 +24,17 @@ from kb.db import utcnow
 from kb.models import SearchChange, SearchLogHorizon, SearchReplica
 from kb.search import integrity, segments
 from kb.search.documents import load_documents
-from kb.search.folders import PUBLIC, STATE_FILE, has_index, read_state, write_json
+from kb.search.folders import (
+    APPLY_LOCK,
+    PUBLIC,
+    STATE_FILE,
+    file_lock,
+    has_index,
+    read_state,
+    write_json,
+)
 from kb.search.readers import Readers
 from kb.search.schema import SCHEMA_VERSION, build_schema
-from kb.search.segments import MERGE_ABOVE_SEGMENTS, smallest  # noqa: F401 - read from here
 
 CHANGES_PER_PASS = 2000
 # During a burst of saves the merge waits for a quiet moment, unless there are more than this.
@@ -212,14 +219,25 @@ def segment_count(folder: Path) -> int:
     return 0 if toc is None else len(toc.segments)
 
 
-def merge_small(folder: Path, timeout: float) -> bool:
+def merge_small(folder: Path, timeout: float, swap_wait: float | None = None) -> bool:
     """One merge of the public index's smallest segments, if it has more than
-    ``MERGE_ABOVE_SEGMENTS``, built and swapped in while the caller holds the apply lock (the
-    background builds first and takes the lock only to swap: ``merges.py``). Returns whether
-    it merged."""
-    merged = segments.merge_small(folder / PUBLIC, timeout)
-    if merged:
-        integrity.record(folder, [PUBLIC])
+    ``segments.MERGE_ABOVE_SEGMENTS``. The merged segment is built without the apply lock;
+    with ``swap_wait``, the lock is then taken (waiting that many seconds at most) to swap it
+    in, as the background merge does; without, the caller holds it. Returns whether it
+    merged."""
+    index_dir = folder / PUBLIC
+    plan = segments.plan(index_dir)
+    if plan is None:
+        return False
+    built = segments.build(index_dir, plan)
+    locked = nullcontext(True) if swap_wait is None else file_lock(folder / APPLY_LOCK, swap_wait)
+    with locked as held:
+        if not held:
+            segments.discard(built)
+            return False
+        merged = segments.swap(index_dir, built, timeout)
+        if merged:
+            integrity.record(folder, [PUBLIC])
     return merged
 
 
