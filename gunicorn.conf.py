@@ -13,10 +13,6 @@ the response also carries in ``X-Request-Id``, one line per request on standard 
 import faulthandler
 import os
 
-# A worker killed by a fatal signal (SIGSEGV, SIGBUS...) writes every thread's traceback to the
-# error log first, so a crash is found and explained, not just a reset connection.
-faulthandler.enable()
-
 bind = os.environ.get("KB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("KB_WORKERS") or min(8, (os.cpu_count() or 1) + 1))
 worker_class = "gthread"
@@ -50,6 +46,12 @@ proc_name = "span"
 control_socket_disable = True
 # Heartbeats in memory, not on a disk that may stall.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+
+
+def post_fork(server, worker):
+    """A worker killed by a fatal signal (SIGSEGV, SIGBUS...) writes every thread's traceback
+    to the error log first, so a crash is found and explained, not just a reset connection."""
+    faulthandler.enable()
 
 
 def worker_exit(server, worker):

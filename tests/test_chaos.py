@@ -5,6 +5,8 @@ conflicting), two workers SIGKILLed and replaced, and the database restarted onc
 Afterwards: no 500 at all; a 503 only while the database was down (the "briefly unavailable"
 page) or while an index was rebuilt ("catching up"); every save that answered a redirect is
 in the database; both indexes equal the database; no result page listed an entry twice.
+
+Also: a worker killed by a fatal signal leaves every thread's traceback in the server's log.
 """
 
 from __future__ import annotations
@@ -385,3 +387,27 @@ def _check_access_logs(servers: list[Server]) -> None:
         assert len(lines) > 50, server.log.read_text()[-2000:]
         for line in lines:
             assert ACCESS_LINE.search(line), line
+
+
+def test_a_worker_killed_by_a_fatal_signal_leaves_its_tracebacks_in_the_log(tmp_path):
+    """gunicorn.conf.py turns faulthandler on in each worker: a crash (here a SIGSEGV sent to
+    the worker) is written to the log with every thread's traceback, and the worker is
+    replaced."""
+    url = f"sqlite:///{tmp_path / 'kb.sqlite'}"
+    app = make_app(tmp_path / "setup", url)
+    with app.app_context():
+        upgrade_database()
+        db.engine.dispose()
+    server = Server("A", url, tmp_path)
+    try:
+        victim = server.workers()[0]
+        os.kill(victim, signal.SIGSEGV)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and victim in server.workers():
+            time.sleep(0.05)
+        server.wait_until_serving()
+    finally:
+        server.stop()
+    log = server.log.read_text(errors="replace")
+    assert "Fatal Python error: Segmentation fault" in log
+    assert "Current thread" in log or "Thread 0x" in log
