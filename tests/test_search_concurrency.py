@@ -271,6 +271,7 @@ def _serve(catalogue_app, tmp_path: Path) -> tuple[subprocess.Popen, int]:
         "KB_SECURE_COOKIES": "0",
         "KB_INSTANCE_PATH": str(tmp_path / "instance"),
         "KB_PAGE_CACHE": "0",  # every request searches, rather than reading a stored page
+        "PYTHONFAULTHANDLER": "1",  # a crash leaves its tracebacks in the log
     }
     # The request log goes to a file: a pipe nobody reads until the end fills up and stalls
     # the server once requests are quick.
@@ -329,6 +330,6 @@ def test_four_keep_alive_clients_against_the_development_server(catalogue_app, t
         server.terminate()
         server.communicate(timeout=30)
         stderr = _log(tmp_path)
-    assert not errors, errors[:3]
+    assert not errors, (errors[:3], statuses, stderr)
     assert statuses[500] == 0, stderr
     assert set(statuses) == {200} and sum(statuses.values()) > 40, statuses
