@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sysconfig
 import threading
 import zlib
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 from kb.search.folders import DRAFTS, PUBLIC, write_json
 
 MANIFEST = "span-manifest.json"
+_STANDARD_LIBRARY = sysconfig.get_paths()["stdlib"] + os.sep
 
 
 class IndexDamaged(Exception):
@@ -135,12 +137,19 @@ class Verifier:
 
 def raised_by_index(error: BaseException) -> bool:
     """Whether ``error`` came from reading or writing index files (rather than, say, the
-    database or a bug in a caller): the innermost frame is in Whoosh or in this package's
-    file handling."""
-    traceback = error.__traceback__
-    if traceback is None:
-        return False
-    while traceback.tb_next is not None:
+    database or a bug in a caller): the innermost frame outside the standard library (Whoosh
+    reading a file's size ends in ``os.path``) is in Whoosh or in this package's file
+    handling."""
+    traceback, module = error.__traceback__, ""
+    while traceback is not None:
+        if not _in_standard_library(traceback.tb_frame.f_code.co_filename):
+            module = traceback.tb_frame.f_globals.get("__name__", "")
         traceback = traceback.tb_next
-    module = traceback.tb_frame.f_globals.get("__name__", "")
     return module.startswith(("whoosh", "kb.search.readers", "kb.search.integrity"))
+
+
+def _in_standard_library(filename: str) -> bool:
+    if filename.startswith("<frozen"):
+        return True
+    inside = filename.startswith(_STANDARD_LIBRARY) and filename[len(_STANDARD_LIBRARY) :]
+    return bool(inside) and not inside.startswith(("site-packages", "dist-packages"))
