@@ -8,6 +8,8 @@ built is applied at once and survives the merge.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -19,7 +21,7 @@ from whoosh.writing import SegmentWriter
 
 from kb.db import utcnow
 from kb.models import Entry, SearchChange, Status
-from kb.search import segments, sync
+from kb.search import merge_process, segments, sync
 from kb.search.folders import APPLY_LOCK, PUBLIC, file_lock
 from kb.search.segments import MERGE_ABOVE_SEGMENTS
 from kb.search.sync import segment_count
@@ -167,6 +169,7 @@ def test_a_save_while_a_merge_is_built_is_applied_at_once_and_survives_the_merge
         adding(writer, reader)
 
     monkeypatch.setattr(SegmentWriter, "add_reader", save_midway)
+    monkeypatch.setattr(index, "merge_in_own_process", False)  # to step in while it builds
     index.merge(folder)
     assert saved and saved[0][1], "the save waited for the merge"
     assert not before <= _segment_ids(index), "no merge happened"
@@ -228,6 +231,7 @@ def test_kb_optimize_waits_for_a_merge_being_built(catalogue_app, monkeypatch):
         adding(writer, reader)
 
     monkeypatch.setattr(SegmentWriter, "add_reader", optimize_midway)
+    monkeypatch.setattr(index, "merge_in_own_process", False)  # to step in while it builds
     index.merge(index.live_folder())
     optimizing[0].join(60)
     assert outcome[0] == "waited"
@@ -243,3 +247,75 @@ def test_counting_segments_of_an_index_that_is_gone_finds_none(tmp_path):
     assert segment_count(tmp_path / "removed") == 0
     (tmp_path / PUBLIC).mkdir()
     assert segment_count(tmp_path) == 0
+
+
+def test_a_background_merge_is_built_in_a_process_of_its_own(catalogue_app, monkeypatch):
+    """Built by a thread of the serving process, a merge took turns at the interpreter with
+    that process's saves and searches (doubling a save's catch-up while it ran). The serving
+    process now only plans and swaps; building it here fails this test."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    folder = index.live_folder()
+    before = _segment_ids(index)
+
+    def built_here(*_args):
+        raise AssertionError("the merge was built in the serving process")
+
+    monkeypatch.setattr(segments, "build", built_here)
+    index.merge(folder)
+    assert not before <= _segment_ids(index), "no merge happened"
+    assert index.problem() is None
+    assert drift(catalogue_app).clean, drift(catalogue_app)
+    assert not list(folder.glob(f"public/{segments.SCRATCH_PREFIX}*")), "scratch left behind"
+
+
+def test_a_merge_failing_in_the_index_files_of_its_own_process_says_so(catalogue_app):
+    """Whether a failure came from the index's files is decided from its traceback, which
+    stays in the merging process: it sends the verdict back, so a damaged index is still
+    found (and rebuilt) rather than logged as a bug."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    folder = index.live_folder()
+    plan = segments.plan(folder / PUBLIC)
+    assert plan is not None
+    for path in (folder / PUBLIC).glob(f"{plan.segments[0].segment_id()}.*"):
+        path.unlink()
+    with pytest.raises(merge_process.BuildFailed) as failure:
+        merge_process.build(folder / PUBLIC, plan)
+    assert failure.value.in_index, failure.value
+    assert "FileNotFoundError" in str(failure.value)
+
+
+def test_a_merging_process_that_dies_leaves_the_index_as_it_was(catalogue_app, caplog):
+    """A merging process killed (by the out-of-memory killer, say) is logged as a failed
+    merge, not taken for a damaged index; the index keeps every segment, and the next merge
+    starts another merging process and does the work."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    folder = index.live_folder()
+    merge_process._merging._running()  # the process a merge would use
+    pid = merge_process.merging_pid()
+    os.kill(pid, signal.SIGKILL)
+    before = _segment_ids(index)
+    index.merge(folder)
+    assert "the merging process died" in caplog.text
+    assert _segment_ids(index) == before
+    assert index.problem() is None
+    index.merge(folder)
+    assert merge_process.merging_pid() not in (None, pid)
+    assert not before <= _segment_ids(index), "the next merge did not happen"
+    assert drift(catalogue_app).clean, drift(catalogue_app)
+
+
+def test_a_process_forked_after_a_merge_starts_its_own_merging_process():
+    """A forked process (a server's worker) that wrote to its parent's merging process would
+    mix its requests with the parent's; it starts its own instead, and closes its copies of
+    the parent's pipes so that the parent's merging process still sees the parent go."""
+    merge_process._merging._running()
+    parents = merge_process.merging_pid()
+    pid = os.fork()
+    if pid == 0:  # the forked process: reports through its exit code
+        os._exit(0 if merge_process.merging_pid() is None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert merge_process.merging_pid() == parents

@@ -14,6 +14,7 @@ from whoosh.index import LockError
 from kb.search import sync
 from kb.search.folders import MERGE_LOCK, file_lock
 from kb.search.integrity import raised_by_index
+from kb.search.merge_process import BuildFailed
 
 log = logging.getLogger(__name__)
 MERGES_AT_ONCE = 4  # merges one background run may make, each of small segments
@@ -28,10 +29,13 @@ class BackgroundMerges:
     _merging: threading.Thread | None
     _closing: threading.Event
     writer_timeout: float
+    # Off only for tests that step into a merge while it is built.
+    merge_in_own_process: bool = True
 
     def _merge_in_background(self, folder: Path) -> None:
-        """Merge small segments in a thread of this process, never in the request that saved;
-        the apply lock keeps it to one merge at a time across processes."""
+        """Merge small segments from a thread of this process, never in the request that
+        saved, each merge built in a process of its own; the merge lock keeps it to one merge
+        at a time across processes."""
         with self._lock:
             if self._merging is not None and self._merging.is_alive():
                 return
@@ -66,9 +70,20 @@ class BackgroundMerges:
                 with file_lock(folder / MERGE_LOCK, 0) as mine:
                     if not mine:
                         return  # another process is merging this folder
-                    merged = sync.merge_small(folder, self.writer_timeout, SWAP_WAIT)
+                    merged = sync.merge_small(
+                        folder,
+                        self.writer_timeout,
+                        SWAP_WAIT,
+                        own_process=self.merge_in_own_process,
+                    )
             except LockError:
                 return  # something outside Span holds Whoosh's lock; the next save tries again
+            except BuildFailed as failure:
+                if failure.in_index:
+                    self._damage(folder, str(failure))
+                else:
+                    log.error("Merging the search index's segments failed: %s", failure)
+                return
             except Exception as error:
                 if raised_by_index(error):
                     self._damage(folder, f"{type(error).__name__}: {error}")

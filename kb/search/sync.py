@@ -22,7 +22,7 @@ from whoosh.index import LockError
 
 from kb.db import utcnow
 from kb.models import SearchChange, SearchLogHorizon, SearchReplica
-from kb.search import integrity, segments
+from kb.search import integrity, merge_process, segments
 from kb.search.documents import load_documents
 from kb.search.folders import (
     APPLY_LOCK,
@@ -219,17 +219,19 @@ def segment_count(folder: Path) -> int:
     return 0 if toc is None else len(toc.segments)
 
 
-def merge_small(folder: Path, timeout: float, swap_wait: float | None = None) -> bool:
+def merge_small(
+    folder: Path, timeout: float, swap_wait: float | None = None, *, own_process: bool = False
+) -> bool:
     """One merge of the public index's smallest segments, if it has more than
-    ``segments.MERGE_ABOVE_SEGMENTS``. The merged segment is built without the apply lock;
-    with ``swap_wait``, the lock is then taken (waiting that many seconds at most) to swap it
-    in, as the background merge does; without, the caller holds it. Returns whether it
-    merged."""
+    ``segments.MERGE_ABOVE_SEGMENTS``. The merged segment is built without the apply lock
+    (with ``own_process``, in a process of its own: ``merge_process.py``); with ``swap_wait``,
+    the lock is then taken (waiting that many seconds at most) to swap it in, as the
+    background merge does; without, the caller holds it. Returns whether it merged."""
     index_dir = folder / PUBLIC
     plan = segments.plan(index_dir)
     if plan is None:
         return False
-    built = segments.build(index_dir, plan)
+    built = (merge_process.build if own_process else segments.build)(index_dir, plan)
     locked = nullcontext(True) if swap_wait is None else file_lock(folder / APPLY_LOCK, swap_wait)
     with locked as held:
         if not held:
