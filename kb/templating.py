@@ -10,6 +10,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import OperationalError
 
 from kb import permissions
+from kb.caching import versions
 from kb.db import db
 from kb.licences import LICENCES
 from kb.models import Organisation
@@ -68,6 +69,10 @@ def url_page(number: int) -> str:
     return url_with(page=str(number) if number > 1 else None)
 
 
+def _any_sample() -> bool:
+    return bool(db.session.scalar(select(exists().where(Organisation.is_sample))))
+
+
 def _past_the_last_page(error: PastTheLastPage):
     return render_template("errors/past_last_page.html", pages=error.pages), 404
 
@@ -94,7 +99,7 @@ def init_app(app: Flask) -> None:
             if g.get("database_unavailable"):
                 return False
             try:
-                return bool(db.session.scalar(select(exists().where(Organisation.is_sample))))
+                return versions.kept(db.session, "has_sample_content", _any_sample)
             except OperationalError:  # an error page while the database is away
                 g.database_unavailable = True
                 return False

@@ -16,6 +16,7 @@ from werkzeug.exceptions import NotFound
 
 from kb.models import TERM_MODELS, Kind, Organisation
 
+STORED = ("sector", "channel", "topic", "organisation")
 FACET_LABELS = {
     "origin": "Origin", "sector": "Sector", "channel": "Channel", "topic": "Topic",
     "kind": "Kind", "organisation": "Organisation",
@@ -109,9 +110,8 @@ def known(session: Session, facet: str, values: Collection[str]) -> bool:
         return all(value in {kind.value for kind in Kind} for value in values)
     if facet == "origin":
         return all(value in ORIGINS for value in values)
-    model = _model(facet)
-    found = session.scalars(select(model.slug).where(model.slug.in_(list(values)))).all()
-    return len(found) == len(set(values))
+    stored = _stored(session)[facet]
+    return all(value in stored for value in values)
 
 
 def labels(session: Session, facet: str, values: Iterable[str]) -> list[tuple[str, str]]:
@@ -124,12 +124,9 @@ def labels(session: Session, facet: str, values: Iterable[str]) -> list[tuple[st
         return [(kind.value, kind.label) for kind in Kind if kind.value in values]
     if facet == "origin":
         return [(value, label) for value, label in ORIGINS.items() if value in values]
-    model = _model(facet)
-    order = model.position if facet in TERM_MODELS else model.name
-    rows = session.execute(
-        select(model.slug, model.name).where(model.slug.in_(values)).order_by(order)
-    )
-    return [(slug, name) for slug, name in rows]
+    stored = _stored(session)[facet]
+    found = sorted((stored[value], value) for value in values if value in stored)
+    return [(value, name) for (_position, name), value in found]
 
 
 def facet_values(
@@ -163,22 +160,30 @@ def every_facet_values(
 
 
 def _labels_of(session: Session, wanted: dict[str, set[str]]) -> dict[str, list[tuple[str, str]]]:
-    """``labels`` for each facet's ``wanted`` values: the stored vocabularies in one query."""
-    found = {facet: [] for facet in wanted}
-    stored = []
-    for facet, values in wanted.items():
-        if facet in ("kind", "origin"):
-            found[facet] = labels(session, facet, values)
-        elif values:
-            model = _model(facet)
-            position = model.position if facet in TERM_MODELS else literal(0)
-            stored.append(
-                select(literal(facet), model.slug, model.name, position)
-                .where(model.slug.in_(values))
-            )  # fmt: skip
-    if stored:
-        rows = session.execute(union_all(*stored) if len(stored) > 1 else stored[0]).all()
-        # Curated order for sectors, channels and topics; organisations by name.
-        for facet, slug, name, _position in sorted(rows, key=lambda r: (r[3], r[2])):
-            found[facet].append((slug, name))
-    return found
+    """``labels`` for each facet's ``wanted`` values."""
+    return {facet: labels(session, facet, values) for facet, values in wanted.items()}
+
+
+def _stored(session: Session) -> dict[str, dict[str, tuple[int, str]]]:
+    """Each stored vocabulary (sectors, channels, topics, organisations) as slug -> (position,
+    name), read in one query and kept until the catalogue's version moves (adding or renaming
+    any of them moves it)."""
+    from kb.caching import versions  # it imports the search package, which imports this
+
+    return versions.kept(session, "vocabularies", lambda: _read_stored(session))
+
+
+def _read_stored(session: Session) -> dict[str, dict[str, tuple[int, str]]]:
+    stored: dict[str, dict[str, tuple[int, str]]] = {facet: {} for facet in STORED}
+    queries = [
+        select(
+            literal(facet),
+            model.slug,
+            model.name,
+            model.position if facet in TERM_MODELS else literal(0),
+        )  # fmt: skip
+        for facet, model in ((facet, _model(facet)) for facet in STORED)
+    ]
+    for facet, slug, name, position in session.execute(union_all(*queries)):
+        stored[facet][slug] = (position, name)
+    return stored

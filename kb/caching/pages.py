@@ -101,6 +101,7 @@ def _before(site: str) -> Response | None:
     version, changed_at = versions.current(db.session)
     if version == 0:
         return None
+    g.kb_catalogue_version = version  # for the rest of this request (``versions.current_version``)
     stamp = changed_at.strftime("%Y%m%d%H%M%S%f")
     generation = Generation(f"{site}-{version}-{stamp}", changed_at)
     g.kb_generation = generation

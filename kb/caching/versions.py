@@ -13,8 +13,11 @@ moves, since a needless refresh costs a little time and a missed one shows a sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
+from flask import current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -51,6 +54,7 @@ PRIVATE = (
 )  # fmt: skip
 USER_FIELDS_SHOWN = ("display_name", "organisation_id")  # what public pages show of a person
 DRAFT = Status.DRAFT.value
+T = TypeVar("T")
 
 
 def current(session: Session) -> tuple[int, datetime]:
@@ -63,6 +67,32 @@ def current(session: Session) -> tuple[int, datetime]:
     if row is None:  # a database older than the table: nothing can be cached safely
         return 0, utcnow()
     return row.version, row.changed_at
+
+
+def current_version(session: Session) -> int:
+    """The catalogue's version (0 if unknown): read once by a ``GET`` request, which changes
+    nothing, else read afresh."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return current(session)[0]
+    if (version := g.get("kb_catalogue_version")) is None:
+        version = g.kb_catalogue_version = current(session)[0]
+    return version
+
+
+def kept(session: Session, name: str, compute: Callable[[], T]) -> T:
+    """``compute()``, kept by this application in this process until the catalogue's version
+    moves: for what is read on many pages and changes only with the catalogue."""
+    version = current_version(session)
+    if not version or not has_app_context():
+        return compute()
+    key = f"kb.kept.{name}"
+    held = current_app.extensions.get(key)
+    if held is not None and held[0] == version:
+        return held[1]
+    value = compute()
+    # One assignment, so a thread reads an old pair or a new one, never half of each.
+    current_app.extensions[key] = (version, value)
+    return value
 
 
 def mark_changed(session: Session) -> None:
