@@ -57,6 +57,7 @@ from kb.entries.content import current_content
 from kb.entries.editing import save_edit
 from kb.models import Entry, User
 from kb.search import get_index, get_synonyms, service
+from kb.search import rows as search_rows
 from kb.search.index import SearchIndex, close_all
 from kb.search.query import build, parse
 from kb.search.schema import FACETS
@@ -220,7 +221,7 @@ class Fts5:
             near_top = FTS_TOP_SQL.replace("JOIN hits h", "JOIN near h").format(w=where())
             top += run(near_top, (case.near, per_page - len(top))).fetchall()
         with app.app_context():
-            service.load_entries(db.session, [row[0] for row in top])
+            search_rows.load_entries(db.session, [row[0] for row in top])
         if not total and case.correction and match != case.correction:
             self.page(app, replace(case, selected={}), case.correction, per_page=5)
         return total

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from whoosh.collectors import FilterCollector, TopCollector
 from whoosh.idsets import DocIdSet
 from whoosh.query import NullQuery
@@ -30,6 +30,7 @@ from kb.search.index import SearchIndex
 from kb.search.postings import matching, members, subsearchers, to_bits
 from kb.search.query import Synonyms, bounded, build, near_misses, parse
 from kb.search.readers import Snapshot
+from kb.search.rows import channel_names, load_entries
 from kb.search.schema import FACETS
 from kb.search.scoring import top
 from kb.search.spelling import suggest
@@ -66,6 +67,7 @@ class Hit:
     title: Snippet | None  # the title with matches marked, if it matched
     snippets: tuple[Snippet, ...]
     reused: int = 0  # public copies plus adoptions, as indexed
+    channels: tuple[str, ...] = ()  # their names (the entry's own are not loaded)
 
 
 @dataclass
@@ -248,13 +250,14 @@ def _search(snapshot, session, request, synonyms) -> SearchResults:
             near &= bits
         room = replace(request, per_page=request.per_page - len(found))
         partial = _found(snapshot, near_query, near, room)
-    entries = load_entries(session, [f.id for f in found + partial])  # one round trip for both
-    results = SearchResults(request, _hits(found, entries, request), total, facets,
+    ids = [f.id for f in found + partial]  # one round trip for both
+    rows = load_entries(session, ids, with_channels=False), channel_names(session, ids)
+    results = SearchResults(request, _hits(found, rows, request), total, facets,
                             matched.bit_count(), shortened=shortened,
                             organisations=organisations,
                             more_organisations=organisations - shown,
                             generation=snapshot.generation)  # fmt: skip
-    results.partial = _hits(partial, entries, request)
+    results.partial = _hits(partial, rows, request)
     results.suggestion = suggest(snapshot, request.text, synonyms)
     results.unknown = _unknown_filters(session, clauses, resolver)
     if not final and not results.partial:
@@ -338,13 +341,16 @@ def _found(snapshot, whoosh_query, final: int, request: SearchRequest) -> list[F
     ]
 
 
-def _hits(found: list[Found], entries: dict[int, Entry], request: SearchRequest) -> list[Hit]:
+def _hits(found: list[Found], rows: tuple[dict, dict], request: SearchRequest) -> list[Hit]:
+    """The hits whose entries the database still shows, with ``rows``: (the entries by id,
+    their channels' names by id)."""
+    entries, channels = rows
     hits = []
     for item in found:
         entry = entries.get(item.id)
         if entry is None or not _still_visible(entry, request):
             continue  # the index lagged behind a change; the database decides
-        hits.append(Hit(entry, item.title, item.snippets, item.reused))
+        hits.append(Hit(entry, item.title, item.snippets, item.reused, channels.get(item.id, ())))
     return hits
 
 
@@ -361,16 +367,6 @@ def _still_visible(entry: Entry, request: SearchRequest) -> bool:
     if entry.status == Status.ARCHIVED.value and not request.include_archived:
         return False
     return permissions.visible(entry, request.drafts_of)
-
-
-def load_entries(session: Session, ids: Sequence[int]) -> dict[int, Entry]:
-    """Entries by id, with what a result card shows loaded in the same round trip."""
-    if not ids:
-        return {}
-    rows = session.scalars(
-        select(Entry).where(Entry.id.in_(ids)).options(selectinload(Entry.channels))
-    )
-    return {entry.id: entry for entry in rows}
 
 
 def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) -> list[Hit]:
@@ -390,4 +386,6 @@ def _nearest(snapshot, session, request: SearchRequest, synonyms, suggestion) ->
         if values:
             matched &= bits_with(snapshot, facet, values)
     found = _found(snapshot, whoosh_query, matched, retry)
-    return _hits(found, load_entries(session, [f.id for f in found]), retry)
+    ids = [f.id for f in found]
+    return _hits(found, (load_entries(session, ids, with_channels=False),
+                         channel_names(session, ids)), retry)  # fmt: skip

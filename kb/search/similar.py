@@ -15,7 +15,8 @@ from whoosh import query as Q
 from kb.models import Entry, Status
 from kb.search.index import SearchIndex
 from kb.search.query import analyse, any_of
-from kb.search.service import docs_with, load_entries, visible_docs
+from kb.search.rows import load_entries
+from kb.search.service import docs_with, visible_docs
 
 KEY_TERMS = 12
 VERY_SIMILAR_TITLE_OVERLAP = 0.75
