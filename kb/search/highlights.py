@@ -35,11 +35,13 @@ _FOLDING = TEXT_ANALYZER.items[-1].charmap  # and folds accents
 
 class Analysed(NamedTuple):
     """A text's tokens as three parallel sequences: where each starts and ends, and its term
-    (stemmed and folded as the index holds it; stop words as they are, never matched)."""
+    (stemmed and folded as the index holds it; stop words as they are, never matched); and
+    each term's token numbers, so a query finds its matches without walking every token."""
 
     starts: array
     ends: array
     terms: tuple[str, ...]
+    where: dict[str, tuple[int, ...]]
 
 
 @functools.lru_cache(maxsize=TEXTS_KEPT)
@@ -56,7 +58,16 @@ def analysed(text: str) -> Analysed:
         if not (term := term_of(word)):  # a stop word: folded, never matched
             term = sys.intern(word if word.isascii() else word.translate(_FOLDING))
         terms.append(term)
-    return Analysed(starts, ends, tuple(terms))
+    where: dict[str, list[int]] = {}
+    for number, term in enumerate(terms):
+        where.setdefault(term, []).append(number)
+    return Analysed(starts, ends, tuple(terms), {t: tuple(n) for t, n in where.items()})
+
+
+def _matched(text: Analysed, words: frozenset[str]) -> list[int]:
+    """The token numbers of ``text`` whose terms are among ``words``, in order."""
+    where = text.where
+    return sorted(number for word in words for number in where.get(word, ()))
 
 
 def snippets(text: str, words: frozenset[str], top: int = 2) -> tuple[Snippet, ...]:
@@ -76,8 +87,8 @@ def whole(text: str, words: frozenset[str]) -> Snippet | None:
     """``text`` in full with its matches of ``words`` marked, or None if nothing matched."""
     if not words or not text:
         return None
-    starts, ends, terms = analysed(text)
-    matches = [(starts[i], ends[i], term) for i, term in enumerate(terms) if term in words]
+    starts, ends, terms, _where = found = analysed(text)
+    matches = [(starts[i], ends[i], terms[i]) for i in _matched(found, words)]
     return _segments(text, 0, len(text), matches) if matches else None
 
 
@@ -85,8 +96,8 @@ def _fragments(text: Analysed, words: frozenset[str]) -> Iterator[tuple]:
     """Whoosh's ``ContextFragmenter(maxchars=200, surround=60)`` over an analysed text:
     (start, end, [(start, end, term) of each match]) for each fragment holding a match.
     Whoosh walks every word; here a run of words outside any fragment is jumped over."""
-    starts, ends, terms = text
-    hits = [i for i, term in enumerate(terms) if term in words]
+    starts, ends, terms, _where = text
+    hits = _matched(text, words)
     reach = None  # where a fragment starting at the next match would start (unmatched words)
     first = None  # where the fragment being gathered starts
     countdown = -1  # characters still to take; below zero when not in a fragment
