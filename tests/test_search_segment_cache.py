@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from kb.db import db
+from kb.entries.content import current_content
 from kb.models import Entry, Status
 from kb.search.index import SearchIndex
 from kb.search.postings import SegmentCache, members, to_bits
@@ -19,6 +20,7 @@ from kb.search.service import SearchRequest, search
 from kb.search.sync import segment_count
 from tests.search_support import edit, index_of
 
+NOTE = "\n\nQuillet note "
 # Merges fold segments of about the same size, so a few more than the threshold may stay.
 FEW = 2 * MERGE_ABOVE_SEGMENTS
 REQUESTS = [
@@ -36,8 +38,8 @@ def page(results) -> tuple:
     """What a results page shows that comes from the index."""
     return (
         results.total,
-        [hit.entry.id for hit in results.hits],
-        [hit.entry.id for hit in results.partial],
+        [(hit.entry.id, hit.title, hit.snippets, hit.reused) for hit in results.hits],
+        [(hit.entry.id, hit.title, hit.snippets) for hit in results.partial],
         [(f, [(v.value, v.count) for v in values]) for f, _label, values in results.facets],
     )
 
@@ -85,10 +87,16 @@ def test_warm_caches_answer_as_a_fresh_index_through_saves_removals_and_merges(c
         entry_id = rng.choice(ids)
         if step % 4 == 3:  # out of the public index, then back
             _save(catalogue_app, entry_id, status=Status.DRAFT.value)
-        else:
+        else:  # the title and body too: what a hit shows of them is kept per segment
             with catalogue_app.app_context():
-                summary = db.session.get(Entry, entry_id).summary.split(" quillet")[0]
-            _save(catalogue_app, entry_id, summary=f"{summary} quillet ferry {step}")
+                content = current_content(db.session.get(Entry, entry_id))
+            _save(
+                catalogue_app,
+                entry_id,
+                title=f"{content.title.split(' (quillet')[0]} (quillet {step})",
+                summary=f"{content.summary.split(' quillet')[0]} quillet ferry {step}",
+                body=f"{content.body.split(NOTE)[0]}{NOTE}{step} on the quillet ferry.",
+            )
         # Both read the same generation: ties rank by document number, which a merge changes.
         index.wait_for_merge()
         assert segment_count(index.live_folder()) <= FEW

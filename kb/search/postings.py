@@ -88,6 +88,23 @@ def subsearchers(searcher) -> list[tuple]:
     return searcher.subsearchers or [(searcher, 0)]
 
 
+def shown(cache: SegmentCache, searcher, docnum: int, body_chars: int) -> tuple:
+    """What a results page shows of document ``docnum``: (entry id, title, the first
+    ``body_chars`` of its body, reuse count), from its stored fields, kept per segment (they
+    never change; reading them unpickles the whole body)."""
+    sub, offset = next((s, o) for s, o in reversed(subsearchers(searcher)) if docnum >= o)
+    reader, number = sub.reader(), docnum - offset
+    key = (segment_id(reader), "shown", number)
+    found = cache.get(key)
+    if found is None:
+        fields = reader.stored_fields(number)
+        body = fields.get("body", "")[:body_chars]
+        title = fields.get("title", "")
+        found = (int(fields["id"]), title, body, fields.get("borrow_count") or 0)
+        cache.put(key, found, 64 + len(title) + len(body))
+    return found
+
+
 def segment_id(reader) -> str:
     return reader.segment().segment_id()
 

@@ -25,9 +25,9 @@ from whoosh.sorting import FieldFacet, MultiFacet, ScoreFacet
 from kb import permissions
 from kb.models import TERM_MODELS, Entry, Kind, Organisation, Status
 from kb.search.documents import ACROSS_SECTORS
-from kb.search.highlights import Snippet, query_words, snippets, whole
+from kb.search.highlights import SNIPPET_FROM_FIRST_CHARS, Snippet, query_words, snippets, whole
 from kb.search.index import SearchIndex
-from kb.search.postings import matching, members, subsearchers, to_bits
+from kb.search.postings import matching, members, shown, subsearchers, to_bits
 from kb.search.query import Synonyms, bounded, build, near_misses, parse
 from kb.search.readers import Snapshot
 from kb.search.rows import channel_names, load_entries
@@ -328,17 +328,14 @@ def _found(snapshot, whoosh_query, final: int, request: SearchRequest) -> list[F
         results = snapshot.searcher.search(
             whoosh_query, filter=Allowed(final), limit=limit, **SORT_OPTIONS[request.sort]
         )
-    page = results[start : start + request.per_page]
     title_words, body_words = query_words(results, "title"), query_words(results, "body")
-    return [
-        Found(
-            int(hit["id"]),
-            whole(hit["title"], title_words),
-            snippets(hit["body"], body_words, top=2),
-            hit.get("borrow_count") or 0,
-        )  # fmt: skip
-        for hit in page
-    ]
+    found = []
+    for hit in results[start : start + request.per_page]:
+        entry_id, title, body, reused = shown(snapshot.segments, snapshot.searcher, hit.docnum,
+                                              SNIPPET_FROM_FIRST_CHARS)  # fmt: skip
+        found.append(Found(entry_id, whole(title, title_words), snippets(body, body_words, 2),
+                           reused))  # fmt: skip
+    return found
 
 
 def _hits(found: list[Found], rows: tuple[dict, dict], request: SearchRequest) -> list[Hit]:
