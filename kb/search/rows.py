@@ -2,7 +2,7 @@
 their channels, each in one round trip.
 
 Building ORM objects is most of it: the channels of a page's entries, loaded as
-relationships, were a tenth of a search page's time; as plain rows, a fiftieth.
+relationships, were a tenth of a search page's time; as plain rows, a thirtieth.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def channel_names(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, 
     """The names of each entry's channels, in the channels' curated order."""
     if not ids:
         return {}
-    rows = session.execute(
+    # On the session's connection: the ORM's handling of a statement doubles its cost.
+    rows = session.connection().execute(
         select(entry_channels.c.entry_id, Channel.name)
         .join(Channel, Channel.id == entry_channels.c.channel_id)
         .where(entry_channels.c.entry_id.in_(ids))
