@@ -31,24 +31,29 @@ def test_repeated_words_count_once_and_long_queries_are_cut(catalogue_app):
 
 
 @pytest.mark.parametrize(
-    "text",
-    [pytest.param("ahp " * 75, id="75-repeated-synonyms"),
-     pytest.param(" ".join(WORDS), id="300-distinct-words"),
-     pytest.param(" ".join(f'"{w} {w}"' for w in WORDS[:80]), id="80-phrases"),
-     pytest.param(" ".join(f"-{w}" for w in WORDS), id="300-exclusions")],
+    "hostile",
+    [pytest.param(lambda p: "ahp " * 75 + f"q{p}", id="75-repeated-synonyms"),
+     pytest.param(lambda p: " ".join(f"{p}{w}" for w in WORDS), id="300-distinct-words"),
+     pytest.param(lambda p: " ".join(f'"{p}{w} {w}"' for w in WORDS[:80]), id="80-phrases"),
+     pytest.param(lambda p: " ".join(f"-{p}{w}" for w in WORDS), id="300-exclusions")],
 )  # fmt: skip
-def test_a_hostile_query_costs_little_cpu(catalogue_app, text):
+def test_a_hostile_query_costs_little_cpu(catalogue_app, hostile):
+    """The least CPU of three such queries, each with words of its own (nothing cached from
+    the one before): a query that is costly is costly every time, while a busy machine
+    slowed one of them fourfold."""
     with catalogue_app.app_context():
         # A background merge finishing mid-query would make it rebuild its caches for the new
         # segment: a cost of the merge, measured elsewhere, not of the query.
         get_index().merge_in_background = False
     client = catalogue_app.test_client()
     assert found(client, "police")  # warm: searcher open, keyword postings cached
-    started = time.thread_time()  # this thread's CPU: the test client runs the request here
-    response = client.get("/search", query_string={"q": text})
-    spent = time.thread_time() - started
-    assert response.status_code == 200
-    assert spent < CPU_BUDGET_SECONDS, f"{spent * 1000:.0f} ms of CPU"
+    spent = []
+    for prefix in "xyz":
+        started = time.thread_time()  # this thread's CPU: the test client runs the request here
+        response = client.get("/search", query_string={"q": hostile(prefix)})
+        spent.append(time.thread_time() - started)
+        assert response.status_code == 200
+    assert min(spent) < CPU_BUDGET_SECONDS, f"{min(spent) * 1000:.0f} ms of CPU at least"
 
 
 def test_the_page_says_when_a_query_was_shortened(catalogue_app):
