@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -372,6 +373,10 @@ def main() -> int:
     crashes = log.read_text(errors="replace").count("Fatal Python error")
     if crashes:  # a worker killed by a signal: its clients saw connections reset
         print(f"worker crashes: {crashes} (see {log})")
+    elif failed:
+        print(f"the server's log: {log}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)  # the catalogue, index and log of this run
     return 1 if failed or crashes else 0
 
 

@@ -48,19 +48,23 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy import select
-from synthetic import FTS_FACET_SQL, FTS_TOP_SQL, build_catalogue, build_fts
 
-from kb import create_app
-from kb.cli import upgrade_database
-from kb.db import db, utcnow
-from kb.entries.content import current_content
-from kb.entries.editing import save_edit
-from kb.models import Entry, User
-from kb.search import get_index, get_synonyms, service
-from kb.search import rows as search_rows
-from kb.search.index import SearchIndex, close_all
-from kb.search.query import build, parse
-from kb.search.schema import FACETS
+# This tree's Span, not whichever one is installed (a second checkout's, say).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from synthetic import FTS_FACET_SQL, FTS_TOP_SQL, build_catalogue, build_fts  # noqa: E402
+
+from kb import create_app  # noqa: E402
+from kb.cli import upgrade_database  # noqa: E402
+from kb.db import db, utcnow  # noqa: E402
+from kb.entries.content import current_content  # noqa: E402
+from kb.entries.editing import save_edit  # noqa: E402
+from kb.models import Entry, User  # noqa: E402
+from kb.search import get_index, get_synonyms, service  # noqa: E402
+from kb.search import rows as search_rows  # noqa: E402
+from kb.search.index import SearchIndex, close_all  # noqa: E402
+from kb.search.query import build, parse  # noqa: E402
+from kb.search.schema import FACETS  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -349,14 +349,14 @@ class SearchIndex(BackgroundMerges):
         folder = self._readable()
         # A background merge reads its segments without the apply lock: wait for it to
         # finish rather than delete them under it.
-        with (
-            file_lock(folder / MERGE_LOCK, timeout=60) as merging,
-            file_lock(folder / APPLY_LOCK, timeout=30) as held,
-        ):
-            if not (merging and held):
-                raise LockError("the search index stayed busy for a minute")
-            sync.apply(folder, self.engine, timeout=30)  # pending first
-            sync.merge_all(folder)
+        with file_lock(folder / MERGE_LOCK, timeout=60) as merging:
+            if not merging:
+                raise LockError("another merge of the search index went on for a minute")
+            with file_lock(folder / APPLY_LOCK, timeout=30) as held:
+                if not held:
+                    raise LockError("saves kept the search index busy for 30 seconds")
+                sync.apply(folder, self.engine, timeout=30)  # pending first
+                sync.merge_all(folder)
         self.catch_up()  # whatever was saved while the merge held the index
         self._register(folder)
         return sync.prune(self.engine, self.applied(folder), self.replica_ttl, timedelta(days=1))
