@@ -164,7 +164,7 @@ def _complete() -> bool:
     from kb.search import get_index
 
     try:
-        latest = db.session.scalar(select(func.max(SearchChange.id))) or 0
+        latest = db.session.connection().scalar(select(func.max(SearchChange.id))) or 0
         return get_index().applied() >= latest
     except (SQLAlchemyError, OSError):
         current_app.logger.warning("Not storing a search page: its index state is unknown")
