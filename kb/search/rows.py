@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from kb.models import Channel, Entry, entry_channels
+from kb.models import Channel, Entry, Organisation, entry_channels
 
 
 def load_entries(
@@ -23,7 +23,10 @@ def load_entries(
     ``with_channels`` is False (``channel_names`` then gives them)."""
     if not ids:
         return {}
-    query = select(Entry).where(Entry.id.in_(ids))
+    query = select(Entry).where(Entry.id.in_(ids)).options(
+        # A card shows the organisation's name, not its sector (joined by default).
+        joinedload(Entry.organisation).lazyload(Organisation.sector)
+    )
     if with_channels:
         query = query.options(selectinload(Entry.channels))
     return {entry.id: entry for entry in session.scalars(query)}
