@@ -23,7 +23,7 @@ from bleach.html5lib_shim import Filter
 from bleach.linkifier import LinkifyFilter
 from flask import current_app, has_app_context
 from markdown.extensions.toc import slugify_unicode
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from kb.rendering_limits import (
     LINKIFY_URL,
@@ -223,7 +223,6 @@ def plain_text(source: str) -> str:
 
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|td|th|tr|pre|blockquote|div)>|<br\s*/?>", re.I)
-_MARK = Markup("<mark>{}</mark>")
 
 
 def text_of_html(html: str) -> str:
@@ -236,4 +235,6 @@ def text_of_html(html: str) -> str:
 def marked(segments) -> Markup:
     """A search snippet, ``(text, matched)`` pairs, as HTML: every text escaped, matched ones
     wrapped in ``<mark>``, the only markup search adds."""
-    return Markup().join(_MARK.format(text) if matched else text for text, matched in segments)
+    html = "".join(f"<mark>{escape(text)}</mark>" if matched else escape(text)
+                   for text, matched in segments)  # fmt: skip
+    return Markup(html)  # noqa: S704 - every text escaped just above

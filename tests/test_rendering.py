@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from kb.rendering import plain_text, render_markdown
+from kb.rendering import marked, plain_text, render_markdown
 
 VECTORS = json.loads((Path(__file__).parent / "data/xss/h5sc_vectors.json").read_text())
 FORBIDDEN_ELEMENTS = {
@@ -144,3 +145,15 @@ def test_plain_text_strips_markup():
     assert plain_text("## Heading\n\n**Bold** and [link](https://x.example)") == (
         "Heading Bold and link"
     )
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=lambda v: str(v["id"]))
+def test_a_snippet_of_an_attack_vector_is_only_text_and_marks(vector):
+    """Snippets are plain text cut from an entry, marked where they match: whatever the text,
+    ``marked`` adds no markup but ``<mark>``, and the text reads back as it was."""
+    payload = vector["payload"]
+    half = len(payload) // 2
+    html = str(marked([(payload[:half], False), (payload[half:], True), (payload, False)]))
+    assert html.count("<mark>") == 1 and html.count("</mark>") == 1
+    assert "<" not in html.replace("<mark>", "").replace("</mark>", "")
+    assert unescape(html.replace("<mark>", "").replace("</mark>", "")) == payload + payload
