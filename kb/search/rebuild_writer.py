@@ -25,10 +25,6 @@ class RebuildWriter(SegmentWriter):
         self.limit = limitmb * 2**20
         # Term vectors and separate spelling words take Whoosh's own path (the index has none).
         self._plain = not any(f.vector or f.separate_spelling() for _, f in self.schema.items())
-        self.also: list = []  # segments written elsewhere, listed after this writer's
-
-    def _commit_toc(self, segments):
-        super()._commit_toc([*segments, *self.also])
 
     def full(self) -> bool:
         return self.pool.size >= self.limit
