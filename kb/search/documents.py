@@ -178,6 +178,20 @@ def all_entry_ids(connection: Connection) -> list[int]:
     return list(connection.scalars(select(Entry.id).order_by(Entry.id)))
 
 
+def drafts_by_place(connection: Connection) -> dict[str, list[int]]:
+    """The entries each drafts index holds (``drafts_place``: those not public, by their
+    organisation), in entry order; one query, without reading the entries themselves."""
+    rows = connection.execute(
+        select(Entry.id, Entry.organisation_id)
+        .where(Entry.status.not_in(PUBLIC_STATUSES))
+        .order_by(Entry.id)
+    )
+    found: dict[str, list[int]] = defaultdict(list)
+    for entry_id, organisation_id in rows:
+        found[drafts_place(organisation_id)].append(entry_id)
+    return dict(found)
+
+
 def batches(ids: Sequence[int], size: int = BATCH) -> Iterator[Sequence[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
