@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import heapq
 from array import array
+from bisect import bisect_left
+from collections.abc import Iterable
 
 from whoosh import query as Q
 from whoosh.scoring import bm25
@@ -73,31 +75,49 @@ def top(snapshot: Snapshot, query: Q.Query, allowed: int, limit: int) -> Results
                 )
             field = term.fieldname
             if not searcher.schema[field].scorable:  # keyword filters: Whoosh scores the weight
-                for docnum, weight in zip(ids, weights, strict=True):
-                    if docnum in counted:
-                        number = docnum + offset
-                        scores[number] = scores.get(number, 0.0) + weight
+                for docnum, weight in _counted(ids, weights, counted):
+                    number = docnum + offset
+                    scores[number] = scores.get(number, 0.0) + weight
                 continue
             idf = searcher.idf(field, term.text)
             average = searcher.avg_field_length(field) or 1
             b = weighting._field_B.get(field, weighting.B)
             lengths = _lengths(snapshot, reader, field)
-            for docnum, weight in zip(ids, weights, strict=True):
-                if docnum in counted:
-                    number = docnum + offset
-                    score = bm25(idf, weight, lengths[docnum], average, b, weighting.K1)
-                    scores[number] = scores.get(number, 0.0) + score
+            for docnum, weight in _counted(ids, weights, counted):
+                number = docnum + offset
+                score = bm25(idf, weight, lengths[docnum], average, b, weighting.K1)
+                scores[number] = scores.get(number, 0.0) + score
     # Highest score first, then the lower document number, as Whoosh orders them. Rounded:
     # sums in another order differ in the last bits, which would break ties at random.
     # Only reused entries are lifted (by at least 1), so the page is among the best unlifted
     # scores and the reused entries: the lift is worked out for those alone.
     lifts = weighting.lifts(searcher)
-    unlifted = heapq.nsmallest(limit, ((-round(s, 9), n) for n, s in scores.items()))
+    unlifted = heapq.nsmallest(limit, ((-round(s, 9), n) for n, s in _best(scores, limit)))
     candidates = {n for _, n in unlifted} | (lifts.keys() & scores.keys())
     best = heapq.nsmallest(
         limit, ((-round(scores[n] * lifts.get(n, 1.0), 9), n) for n in candidates)
     )
     return Results(searcher, query, [(-score, docnum) for score, docnum in best])
+
+
+def _counted(ids: array, weights: array, counted: set[int]) -> Iterable[tuple[int, float]]:
+    """(document, weight) for the documents of a term's postings that are in ``counted``:
+    walking the postings, or, when far fewer documents are counted (a word common in the
+    catalogue, in a query of rarer ones), looking each of them up in them."""
+    if len(counted) * 8 >= len(ids):
+        return ((d, w) for d, w in zip(ids, weights, strict=True) if d in counted)
+    found = ((d, bisect_left(ids, d)) for d in sorted(counted))
+    return ((d, weights[i]) for d, i in found if i < len(ids) and ids[i] == d)
+
+
+def _best(scores: dict[int, float], limit: int) -> Iterable[tuple[int, float]]:
+    """The (document, score) pairs that can be among the ``limit`` best once scores are
+    rounded: those within a rounding step of the ``limit``-th best score. Rounding and
+    ordering thousands of scores one by one was a quarter of scoring a page."""
+    if len(scores) <= limit:
+        return scores.items()
+    bound = heapq.nlargest(limit, scores.values())[-1] - 1e-8
+    return [(n, s) for n, s in scores.items() if s >= bound]
 
 
 def _postings(snapshot: Snapshot, reader, term: Q.Term) -> tuple[array, array]:
