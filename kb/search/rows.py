@@ -23,9 +23,13 @@ def load_entries(
     ``with_channels`` is False (``channel_names`` then gives them)."""
     if not ids:
         return {}
-    query = select(Entry).where(Entry.id.in_(ids)).options(
-        # A card shows the organisation's name, not its sector (joined by default).
-        joinedload(Entry.organisation).lazyload(Organisation.sector)
+    query = (
+        select(Entry)
+        .where(Entry.id.in_(ids))
+        .options(
+            # A card shows the organisation's name, not its sector (joined by default).
+            joinedload(Entry.organisation).lazyload(Organisation.sector)
+        )
     )
     if with_channels:
         query = query.options(selectinload(Entry.channels))
