@@ -9,7 +9,8 @@ built is applied at once and survives the merge.
 from __future__ import annotations
 
 import os
-import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -286,25 +287,46 @@ def test_a_merge_failing_in_the_index_files_of_its_own_process_says_so(catalogue
     assert "FileNotFoundError" in str(failure.value)
 
 
-def test_a_merging_process_that_dies_leaves_the_index_as_it_was(catalogue_app, caplog):
-    """A merging process killed (by the out-of-memory killer, say) is logged as a failed
-    merge, not taken for a damaged index; the index keeps every segment, and the next merge
-    starts another merging process and does the work."""
+def test_a_merging_process_that_dies_during_a_merge_leaves_the_index_as_it_was(
+    catalogue_app, caplog
+):
+    """A merging process that dies while it builds (the out-of-memory killer, say) is logged
+    as a failed merge, not taken for a damaged index; the index keeps every segment, and the
+    next merge starts another merging process and does the work."""
     index = index_of(catalogue_app)
     _past_the_threshold(index)
     folder = index.live_folder()
-    merge_process._merging._running()  # the process a merge would use
-    pid = merge_process.merging_pid()
-    os.kill(pid, signal.SIGKILL)
+    merge_process._merging.stop()
+    # A stand-in that dies as soon as it is asked for a merge.
+    merge_process._merging._child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.buffer.read(1)"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     before = _segment_ids(index)
     index.merge(folder)
     assert "the merging process died" in caplog.text
     assert _segment_ids(index) == before
     assert index.problem() is None
     index.merge(folder)
-    assert merge_process.merging_pid() not in (None, pid)
     assert not before <= _segment_ids(index), "the next merge did not happen"
     assert drift(catalogue_app).clean, drift(catalogue_app)
+
+
+def test_a_merging_process_gone_between_merges_is_replaced(catalogue_app, caplog):
+    """Killed while idle, it is noticed at the next merge, which starts another (closing the
+    pipes to the one that went) and merges."""
+    index = index_of(catalogue_app)
+    _past_the_threshold(index)
+    child = merge_process._merging._running()
+    child.kill()
+    child.wait()
+    before = _segment_ids(index)
+    index.merge(index.live_folder())
+    assert "merging process exited" in caplog.text
+    assert merge_process.merging_pid() not in (None, child.pid)
+    assert child.stdin.closed and child.stdout.closed
+    assert not before <= _segment_ids(index), "the merge did not happen"
 
 
 def test_a_process_forked_after_a_merge_starts_its_own_merging_process():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import pickle
 import subprocess
@@ -29,6 +30,8 @@ from pathlib import Path
 
 from kb.search import segments
 from kb.search.integrity import raised_by_index
+
+log = logging.getLogger(__name__)
 
 
 class BuildFailed(Exception):
@@ -83,7 +86,10 @@ class _MergingProcess:
         return outcome
 
     def _running(self) -> subprocess.Popen:
-        if self._child is None or self._child.poll() is not None:
+        if self._child is not None and (code := self._child.poll()) is not None:
+            log.warning("The search index's merging process exited (%s); starting another", code)
+            self.stop()
+        if self._child is None:
             # The same ``kb`` as this process's, wherever that was found.
             path = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
             self._child = subprocess.Popen(  # noqa: S603 - a fixed command
