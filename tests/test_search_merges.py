@@ -13,17 +13,20 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import update
 from whoosh import index as whoosh_index
 from whoosh.fields import ID, Schema
+from whoosh.index import LockError
 from whoosh.writing import SegmentWriter
 
 from kb.db import utcnow
 from kb.models import Entry, SearchChange, Status
+from kb.search import index as index_module
 from kb.search import merge_process, segments, sync
-from kb.search.folders import APPLY_LOCK, PUBLIC, file_lock
+from kb.search.folders import APPLY_LOCK, MERGE_LOCK, PUBLIC, file_lock
 from kb.search.segments import MERGE_ABOVE_SEGMENTS
 from kb.search.sync import segment_count
 from tests.search_support import assert_opening_fails_and_leaves_no_file_open, drift, index_of
@@ -341,3 +344,22 @@ def test_a_process_forked_after_a_merge_starts_its_own_merging_process():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert merge_process.merging_pid() == parents
+
+
+@pytest.mark.parametrize(
+    ("held", "says"),
+    [((MERGE_LOCK, APPLY_LOCK), "another merge"), ((APPLY_LOCK,), "saves kept the search")],
+)
+def test_kb_optimize_says_which_wait_ran_out(catalogue_app, monkeypatch, held, says):
+    """A merge holding the index past the wait is not then followed by the wait for saves,
+    and the message names what kept the index busy."""
+    monkeypatch.setattr(index_module, "OPTIMIZE_WAITS_FOR_MERGE", 0.2)
+    monkeypatch.setattr(index_module, "OPTIMIZE_WAITS_FOR_SAVES", 0.2 if len(held) == 1 else 5)
+    index = index_of(catalogue_app)
+    with ExitStack() as locks:
+        for name in held:
+            assert locks.enter_context(file_lock(index.live_folder() / name, 0))
+        started = time.monotonic()
+        with pytest.raises(LockError, match=says):
+            index.optimize()
+    assert time.monotonic() - started < 2, "it waited for saves after the merge's wait ran out"

@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 REGISTER_EVERY = 30.0  # seconds between refreshes of this replica's row in the registry
 REPAIR_RETRY = 5.0  # seconds before a failed repair is tried again
+OPTIMIZE_WAITS_FOR_MERGE = 60.0  # seconds ``kb optimize`` waits for a background merge
+OPTIMIZE_WAITS_FOR_SAVES = 30.0  # and then for saves to let go of the index
 
 
 class SearchUnavailable(Exception):
@@ -349,10 +351,10 @@ class SearchIndex(BackgroundMerges):
         folder = self._readable()
         # A background merge reads its segments without the apply lock: wait for it to
         # finish rather than delete them under it.
-        with file_lock(folder / MERGE_LOCK, timeout=60) as merging:
+        with file_lock(folder / MERGE_LOCK, timeout=OPTIMIZE_WAITS_FOR_MERGE) as merging:
             if not merging:
                 raise LockError("another merge of the search index went on for a minute")
-            with file_lock(folder / APPLY_LOCK, timeout=30) as held:
+            with file_lock(folder / APPLY_LOCK, timeout=OPTIMIZE_WAITS_FOR_SAVES) as held:
                 if not held:
                     raise LockError("saves kept the search index busy for 30 seconds")
                 sync.apply(folder, self.engine, timeout=30)  # pending first
