@@ -9,12 +9,15 @@ import random
 
 import pytest
 from sqlalchemy import select
+from whoosh import fields
+from whoosh.index import create_in
 
 from kb.db import db
 from kb.entries.content import current_content
 from kb.models import Entry, Status
 from kb.search.index import SearchIndex
-from kb.search.postings import SegmentCache, members, to_bits
+from kb.search.postings import SegmentCache, members, term_postings, to_bits
+from kb.search.schema import TEXT_ANALYZER
 from kb.search.segments import MERGE_ABOVE_SEGMENTS, smallest
 from kb.search.service import SearchRequest, search
 from kb.search.sync import segment_count
@@ -152,6 +155,13 @@ def test_saves_never_merge_and_the_background_keeps_segments_few(catalogue_app):
 def test_bitsets_and_a_bounded_cache():
     docs = [0, 3, 7, 8, 64, 1000]
     assert members(to_bits(docs)) == docs and members(0) == [] and to_bits([]) == 0
+    rng = random.Random(16)
+    for size in (1, 9, 200, 5_000, 9_999):  # sparse and dense sets take different paths
+        docs = sorted(rng.sample(range(10_000), size))
+        bits = sum(1 << d for d in docs)
+        shuffled = rng.sample(docs, len(docs))  # a segment's deletions come in any order
+        assert to_bits(docs) == to_bits(shuffled) == bits
+        assert members(bits) == docs
     cache = SegmentCache(limit=1000)
     for n in range(50):
         cache.put(("segment", n), n, 100)
@@ -185,3 +195,26 @@ class _Segment:
 def test_merges_fold_the_smallest_segments_of_about_the_same_size(sizes, merged):
     segments = [_Segment(f"s{n}", size) for n, size in enumerate(sizes)]
     assert [segment.size for segment in smallest(segments)] == merged
+
+
+def test_a_terms_postings_are_read_a_block_at_a_time_as_whoosh_reads_them(tmp_path):
+    """Postings longer than a block, with weights, as Whoosh's matcher gives them one by one."""
+    schema = fields.Schema(body=fields.TEXT(analyzer=TEXT_ANALYZER))
+    index = create_in(tmp_path, schema)
+    with index.writer() as writer:
+        for n in range(1_000):
+            words = ["ferry"] * (n % 7 + 1) if n % 3 else ["quillet"]
+            writer.add_document(body=" ".join(words + ["harbour"] * (n % 2)))
+    with index.reader() as reader:
+        for word in map(TEXT_ANALYZER.term, ("ferry", "harbour", "quillet", "absent")):
+            ids, weights = term_postings(SegmentCache(), reader, "body", word)
+            expected = []
+            if ("body", word) in reader:
+                matcher = reader.postings("body", word)
+                while matcher.is_active():
+                    expected.append((matcher.id(), matcher.weight()))
+                    matcher.next()
+            assert list(zip(ids, weights, strict=True)) == expected, word
+        assert (
+            len(term_postings(SegmentCache(), reader, "body", TEXT_ANALYZER.term("ferry"))[0]) > 500
+        )

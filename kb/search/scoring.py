@@ -4,10 +4,11 @@ Whoosh finds the best-scoring documents by walking every match through a tree of
 several Python calls per posting per field: most of a search's time once the matches
 themselves come from bitsets (``postings.py``). When a query is made of terms alone (words in
 fields, keyword filters, exclusions), its score for a document is the sum of its terms'
-scores, so each term's postings and each field's lengths are read once per segment and kept,
-and a page is scored from those arrays, only for the documents the page may show. The
-formula and the statistics are Whoosh's own (BM25F, then the reuse lift), so the page is the
-one Whoosh would give, up to the rounding of sums. Phrases and anything else go to Whoosh.
+scores, so each term's postings and each field's lengths are read once per segment and kept
+(and a word's scores while the index's statistics stay as they are), and a page is scored
+from those, only for the documents the page may show. The formula and the statistics are
+Whoosh's own (BM25F, then the reuse lift), so the page is the one Whoosh would give, up to
+the rounding of sums. Phrases and anything else go to Whoosh.
 """
 
 from __future__ import annotations
@@ -15,14 +16,21 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from whoosh import query as Q
-from whoosh.scoring import bm25
 from whoosh.searching import Results
 
-from kb.search.postings import members, segment_id, segment_matches, subsearchers
+from kb.search.postings import (
+    members,
+    segment_id,
+    segment_matches,
+    subsearchers,
+    term_postings,
+)
 from kb.search.readers import Snapshot
+
+KEPT_SCORE_BYTES = 80  # a document's score kept in a dictionary: its slot, number and float
 
 Leaf = tuple[Q.Term, Q.Phrase | None]  # a term, and the phrase it must be part of, if any
 
@@ -66,27 +74,20 @@ def top(snapshot: Snapshot, query: Q.Query, allowed: int, limit: int) -> Results
             continue
         wanted = set(members(local))
         segment = segment_id(reader)
+        found: dict[int, float] = {}  # this segment's scores, by its own document numbers
+        get = found.get
         for term, phrase in leaves:
-            ids, weights = _postings(snapshot, reader, term)
             counted = wanted
             if phrase is not None:
                 counted = wanted & set(
                     members(segment_matches(snapshot.segments, sub, reader, segment, phrase))
                 )
-            field = term.fieldname
-            if not searcher.schema[field].scorable:  # keyword filters: Whoosh scores the weight
-                for docnum, weight in _counted(ids, weights, counted):
-                    number = docnum + offset
-                    scores[number] = scores.get(number, 0.0) + weight
-                continue
-            idf = searcher.idf(field, term.text)
-            average = searcher.avg_field_length(field) or 1
-            b = weighting._field_B.get(field, weighting.B)
-            lengths = _lengths(snapshot, reader, field)
-            for docnum, weight in _counted(ids, weights, counted):
-                number = docnum + offset
-                score = bm25(idf, weight, lengths[docnum], average, b, weighting.K1)
-                scores[number] = scores.get(number, 0.0) + score
+            for docnum, score in _term_scores(snapshot, searcher, reader, term, counted):
+                found[docnum] = get(docnum, 0.0) + score
+        if offset:
+            scores.update(zip(map(offset.__add__, found.keys()), found.values(), strict=True))
+        else:
+            scores.update(found)
     # Highest score first, then the lower document number, as Whoosh orders them. Rounded:
     # sums in another order differ in the last bits, which would break ties at random.
     # Only reused entries are lifted (by at least 1), so the page is among the best unlifted
@@ -110,6 +111,50 @@ def _counted(ids: array, weights: array, counted: set[int]) -> Iterable[tuple[in
     return ((d, weights[i]) for d, i in found if i < len(ids) and ids[i] == d)
 
 
+def _term_scores(
+    snapshot: Snapshot, searcher, reader, term: Q.Term, counted: set[int]
+) -> Iterable[tuple[int, float]]:
+    """(document, score) for the documents of ``term``'s postings in one segment that are
+    in ``counted``. For a text field, the score is Whoosh's BM25F; for a keyword filter, the
+    weight, as Whoosh scores it."""
+    field = term.fieldname
+    ids, weights = term_postings(snapshot.segments, reader, field, term.text)
+    if not searcher.schema[field].scorable:
+        return _counted(ids, weights, counted)
+    idf = searcher.idf(field, term.text)
+    average = searcher.avg_field_length(field) or 1
+    lengths = _lengths(snapshot, reader, field)
+    if len(counted) * 8 < len(ids):  # a common word among rarer ones: score the few counted
+        return _bm25(
+            searcher.weighting, field, idf, average, lengths, _counted(ids, weights, counted)
+        )
+    # Each posting's score, kept while the index's statistics stay as they are: the same
+    # words come back in query after query, and working them out was a tenth of a page.
+    key = (segment_id(reader), "scores", field, term.text, idf, average)
+    scored = snapshot.segments.get(key)
+    if scored is None:
+        scored = dict(
+            _bm25(searcher.weighting, field, idf, average, lengths, zip(ids, weights, strict=True))
+        )
+        snapshot.segments.put(key, scored, 64 + KEPT_SCORE_BYTES * len(scored))
+    return ((d, scored[d]) for d in scored.keys() & counted)
+
+
+def _bm25(
+    weighting, field: str, idf: float, average: float, lengths: array, postings: Iterable
+) -> Iterator[tuple[int, float]]:
+    """(document, score) for each (document, weight) of ``postings`` of a word of ``idf`` in
+    ``field``: Whoosh's ``scoring.bm25`` written out, its operations in its order, so each
+    score is Whoosh's to the last bit."""
+    b = weighting._field_B.get(field, weighting.B)
+    k1 = weighting.K1
+    k1_plus_1, one_minus_b = k1 + 1, 1 - b
+    return (
+        (d, idf * ((tf * k1_plus_1) / (tf + k1 * (one_minus_b + b * lengths[d] / average))))
+        for d, tf in postings
+    )
+
+
 def _best(scores: dict[int, float], limit: int) -> Iterable[tuple[int, float]]:
     """The (document, score) pairs that can be among the ``limit`` best once scores are
     rounded: those within a rounding step of the ``limit``-th best score. Rounding and
@@ -118,24 +163,6 @@ def _best(scores: dict[int, float], limit: int) -> Iterable[tuple[int, float]]:
         return scores.items()
     bound = heapq.nlargest(limit, scores.values())[-1] - 1e-8
     return [(n, s) for n, s in scores.items() if s >= bound]
-
-
-def _postings(snapshot: Snapshot, reader, term: Q.Term) -> tuple[array, array]:
-    """(document numbers, weights) of a term in one segment, deleted documents possibly
-    included (``allowed`` never holds them)."""
-    key = (segment_id(reader), "weights", term.fieldname, term.text)
-    found = snapshot.segments.get(key)
-    if found is None:
-        ids, weights = array("I"), array("d")
-        if (term.fieldname, term.text) in reader:
-            matcher = reader.postings(term.fieldname, term.text)
-            while matcher.is_active():
-                ids.append(matcher.id())
-                weights.append(matcher.weight())
-                matcher.next()
-        found = (ids, weights)
-        snapshot.segments.put(key, found, 64 + 12 * len(ids))
-    return found
 
 
 def _lengths(snapshot: Snapshot, reader, field: str) -> array:
