@@ -21,7 +21,7 @@ from whoosh.support.charset import accent_map
 STOP = object()  # what a stop word stands for in the cache of terms: it is never indexed
 WORDS = default_pattern  # Whoosh's words, which StemmingAnalyzer() tokenizes
 # The same, without its group, so that ``findall`` returns whole words.
-_WORDS_UNGROUPED = re.compile(WORDS.pattern.replace("(", "(?:"), WORDS.flags)
+WHOLE_WORDS = re.compile(WORDS.pattern.replace("(", "(?:"), WORDS.flags)
 # A word found once in a text is stored with the same few bytes wherever it is: keep those.
 ONE_POSITION_CACHED_BELOW = 20_000
 # Whoosh's stemmer cache (least-frequently-used, 50,000 words) counts every use and sorts its
@@ -65,7 +65,7 @@ class OneStepAnalyzer(CompositeAnalyzer):
         stop words left out and not counted (each kept word one after the last)."""
         if value.isascii() and self.items[0].expression.pattern == WORDS.pattern:
             # Lower-casing ASCII first changes no match, so the words come out in one call.
-            words = _WORDS_UNGROUPED.findall(value.lower())
+            words = WHOLE_WORDS.findall(value.lower())
         else:
             words = [match.group().lower() for match in self.items[0].expression.finditer(value)]
         terms, renumber = self._terms, self.items[2].renumber

@@ -15,8 +15,10 @@ import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
+from itertools import accumulate
 from typing import NamedTuple
 
+from kb.search.analysis import WHOLE_WORDS
 from kb.search.schema import TEXT_ANALYZER
 
 Segment = tuple[str, bool]
@@ -28,46 +30,62 @@ SNIPPET_FROM_FIRST_CHARS = 2_000
 FRAGMENT_CHARS = 200  # at most this many characters of words in a snippet
 SURROUND = 60  # characters of context before the first match and after the last
 TEXTS_KEPT = 4_096  # analysed texts kept per process: a few KB each
+TERMS_KEPT = 100_000  # words and their terms kept per process, forgotten all at once
 
-_WORDS = TEXT_ANALYZER.items[0].expression  # how the analyser finds words
 _FOLDING = TEXT_ANALYZER.items[-1].charmap  # and folds accents
+_terms: dict[str, str] = {}  # lower-cased word -> its term in ``Analysed.terms``
 
 
 class Analysed(NamedTuple):
     """A text's tokens as three parallel sequences: where each starts and ends, and its term
-    (stemmed and folded as the index holds it; stop words as they are, never matched); and
-    each term's token numbers, so a query finds its matches without walking every token."""
+    (stemmed and folded as the index holds it; stop words as they are, never matched)."""
 
     starts: array
     ends: array
     terms: tuple[str, ...]
-    where: dict[str, tuple[int, ...]]
 
 
 @functools.lru_cache(maxsize=TEXTS_KEPT)
 def analysed(text: str) -> Analysed:
     """``text`` analysed as the index analyses it, stop words kept; kept by content, so an
-    edited text is simply analysed again. ``lru_cache`` is safe to share between threads."""
-    starts, ends, terms = array("I"), array("I"), []
-    term_of = TEXT_ANALYZER.term
-    for match in _WORDS.finditer(text):
-        start, end = match.span()
-        starts.append(start)
-        ends.append(end)
-        word = match.group().lower()
-        if not (term := term_of(word)):  # a stop word: folded, never matched
-            term = sys.intern(word if word.isascii() else word.translate(_FOLDING))
-        terms.append(term)
-    where: dict[str, list[int]] = {}
-    for number, term in enumerate(terms):
-        where.setdefault(term, []).append(number)
-    return Analysed(starts, ends, tuple(terms), {t: tuple(n) for t, n in where.items()})
+    edited text is simply analysed again. ``lru_cache`` is safe to share between threads.
+    Most texts are met for the first time on a large catalogue's pages, so the words, the
+    gaps between them and so their places come from the regular expression and the
+    built-ins in bulk, not a token at a time."""
+    words = WHOLE_WORDS.findall(text)
+    lengths = [0] * (2 * len(words))  # each gap before a word, then that word
+    lengths[0::2] = map(len, WHOLE_WORDS.split(text)[:-1])
+    lengths[1::2] = map(len, words)
+    places = array("I", accumulate(lengths))
+    get = _terms.get
+    terms = tuple([get(word) or _term(word) for word in map(str.lower, words)])
+    return Analysed(places[0::2], places[1::2], terms)
+
+
+def _term(word: str) -> str:
+    """A lower-cased word's term, or, for a stop word, the word folded; remembered."""
+    term = TEXT_ANALYZER.term(word)
+    if not term:  # a stop word: never matched
+        term = sys.intern(word if word.isascii() else word.translate(_FOLDING))
+    if len(_terms) >= TERMS_KEPT:
+        _terms.clear()
+    _terms[word] = term
+    return term
 
 
 def _matched(text: Analysed, words: frozenset[str]) -> list[int]:
-    """The token numbers of ``text`` whose terms are among ``words``, in order."""
-    where = text.where
-    return sorted(number for word in words for number in where.get(word, ()))
+    """The token numbers of ``text`` whose terms are among ``words``, in order: a search of
+    the terms in C for each word, as a text holds few matches of any."""
+    terms, found = text.terms, []
+    for word in words:
+        number = -1
+        try:
+            while True:
+                number = terms.index(word, number + 1)
+                found.append(number)
+        except ValueError:  # no more of this word
+            pass
+    return sorted(found)
 
 
 def snippets(text: str, words: frozenset[str], top: int = 2) -> tuple[Snippet, ...]:
@@ -87,7 +105,7 @@ def whole(text: str, words: frozenset[str]) -> Snippet | None:
     """``text`` in full with its matches of ``words`` marked, or None if nothing matched."""
     if not words or not text:
         return None
-    starts, ends, terms, _where = found = analysed(text)
+    starts, ends, terms = found = analysed(text)
     matches = [(starts[i], ends[i], terms[i]) for i in _matched(found, words)]
     return _segments(text, 0, len(text), matches) if matches else None
 
@@ -96,7 +114,7 @@ def _fragments(text: Analysed, words: frozenset[str]) -> Iterator[tuple]:
     """Whoosh's ``ContextFragmenter(maxchars=200, surround=60)`` over an analysed text:
     (start, end, [(start, end, term) of each match]) for each fragment holding a match.
     Whoosh walks every word; here a run of words outside any fragment is jumped over."""
-    starts, ends, terms, _where = text
+    starts, ends, terms = text
     hits = _matched(text, words)
     reach = None  # where a fragment starting at the next match would start (unmatched words)
     first = None  # where the fragment being gathered starts
