@@ -12,9 +12,12 @@ a static file (the ceiling: no Python page code runs), the home page, a sector l
 entry page, a search, and a read mix in which every tenth step is a save through the edit
 form by a signed-in editor (each client edits an entry of its own, so saves do not
 conflict). Prints requests per second, p50 and p99 in milliseconds, each
-scenario's throughput as a ratio of the static file's, and errors (any answer other than 200,
-or 302 for a save), and any worker that crashed (a fatal error in the server's log). Exits 1 if
-there was any error or crash. ``--threads N`` overrides the threads per worker.
+scenario's throughput as a ratio of the static file's, errors (any answer other than 200,
+or 302 for a save), the server's CPU time per request (its workers and their merging
+processes, not a database server; Linux only), and any worker that crashed (a fatal error in
+the server's log). Exits 1 if there was any error or crash. ``--threads N`` overrides the
+threads per worker. The CPU time does not count the clients' share of the machine, so it
+is a second view when comparing code: run before and after more than once either way.
 
 Readers are anonymous, as most are (no cookies), so public pages may come from the shared page
 cache; ``--no-page-cache`` turns it off to measure the pages' own code. Entry pages are chosen
@@ -348,17 +351,20 @@ def main() -> int:
         print(f"{_describe(url)}, {catalogue}, {cache}, gunicorn 2 workers ({threads}), "
               f"{args.clients} clients, {args.seconds:g} s per scenario")  # fmt: skip
         print(f"{'scenario':<18} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'x static':>9} {'errors':>6}")  # fmt: skip
+              f"{'x static':>9} {'errors':>6} {'server CPU ms/req':>18}")  # fmt: skip
         ceiling, failed = None, 0
         for scenario in [s for s in SCENARIOS if not args.only or s in {SCENARIOS[0], *args.only}]:
+            used = _cpu_seconds(server.pid)
             result = run(port, site, scenario, args.clients, args.seconds)
+            used = _cpu_seconds(server.pid) - used
             ceiling = ceiling or result["rate"]
             failed += len(result["errors"])
             saves = f"  ({result['saves']} saves)" if result["saves"] else ""
             ratio = result["rate"] / ceiling
+            cpu = f"{1000 * used / result['requests']:.2f}" if result["requests"] and used else "-"
             print(f"{scenario:<18} {result['requests']:>8} {result['rate']:>8.1f} "
                   f"{result['p50']:>8.1f} {result['p99']:>8.1f} "
-                  f"{ratio:>9.2f} {len(result['errors']):>6}{saves}")  # fmt: skip
+                  f"{ratio:>9.3f} {len(result['errors']):>6} {cpu:>18}{saves}")  # fmt: skip
             for error in result["errors"][:5]:
                 print(f"    {error}")
             if scenario == "search" and result["requests"] > DISTINCT_SEARCHES:
@@ -378,6 +384,27 @@ def main() -> int:
     else:
         shutil.rmtree(folder, ignore_errors=True)  # the catalogue, index and log of this run
     return 1 if failed or crashes else 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and every process under it (the server's
+    workers and their merging processes, and those of them that have ended), from ``/proc``:
+    0 where there is none."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents, used = {}, {}
+    for folder in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (folder / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone since listed
+        parents[int(folder.name)] = int(fields[1])
+        used[int(folder.name)] = sum(map(int, fields[11:15])) / tick  # own and ended children's
+    family, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    return sum(used.get(member, 0.0) for member in family)
 
 
 def _describe(url: str) -> str:
