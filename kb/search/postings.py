@@ -22,8 +22,9 @@ from itertools import compress
 from whoosh import query as Q
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
-# What the per-segment sets of one process may hold, in bytes of bitset; the least recently
-# used go first. Enough for every term of a few hundred queries at 50,000 entries.
+# What the per-segment results of one process (bitsets, postings, scores) may hold, in bytes;
+# the least recently used go first. Enough for every term of a few hundred queries at 50,000
+# entries.
 CACHE_BYTES = 48 * 2**20
 
 
@@ -104,6 +105,8 @@ def term_postings(cache: SegmentCache, reader, field: str, text) -> tuple[array,
         if (field, text) in reader:
             matcher = reader.postings(field, text)
             if isinstance(matcher, W3LeafMatcher):
+                # The pinned Whoosh's own codec: each block's ids and weights come at once
+                # (a test compares them with reading a posting at a time).
                 while matcher.is_active():
                     matcher._read_ids()
                     matcher._read_weights()
