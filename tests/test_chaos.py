@@ -300,7 +300,7 @@ def test_two_servers_survive_killed_workers_and_a_database_restart(cluster, tmp_
         for server in servers:
             server.stop()
     _summarise(record)
-    _check_answers(record)
+    _check_answers(record, servers)
     _check_saves(url, record)
     for folder in folders:
         _check_index(url, folder)
@@ -321,7 +321,7 @@ def _summarise(record: Record) -> None:
     )
 
 
-def _check_answers(record: Record) -> None:
+def _check_answers(record: Record, servers: list[Server]) -> None:
     assert not record.failures, record.failures
     assert len(record.kills) == 2 and record.down is not None
     statuses = [answer[4] for answer in record.answers]
@@ -342,9 +342,14 @@ def _check_answers(record: Record) -> None:
     # A SIGKILLed worker drops what it was answering; nothing else may drop a connection.
     # (A request counts if it was in flight at a kill, or sent while the worker was replaced.)
     windows = [(k, k + 5) for k in record.kills] + [(down_from, down_to + 3)]
+    logs = {server.name: server.log for server in servers}
     for started, failed, server, path, error in record.dropped:
         in_flight = any(started <= b and failed >= a for a, b in windows)
-        assert in_flight, (started, failed, record.kills, record.down, server, path, error)
+        # In full, with the server's log: a crash or a restarted worker shows there.
+        assert in_flight, (
+            f"{error} at {started:.2f}-{failed:.2f} s on {server} {path}; kills {record.kills}, "
+            f"database down {record.down}; log:\n{logs[server].read_text(errors='replace')[-4000:]}"
+        )
     assert not record.duplicates, record.duplicates[:3]
 
 
