@@ -16,10 +16,18 @@ from kb.db import db
 from kb.entries.content import current_content
 from kb.models import Entry, Status
 from kb.search.index import SearchIndex
-from kb.search.postings import SegmentCache, members, term_postings, to_bits
-from kb.search.schema import TEXT_ANALYZER
+from kb.search.postings import (
+    SegmentCache,
+    members,
+    segment_id,
+    subsearchers,
+    term_postings,
+    to_bits,
+)
+from kb.search.schema import SPELLING_ANALYZER, TEXT_ANALYZER
 from kb.search.segments import MERGE_ABOVE_SEGMENTS, smallest
 from kb.search.service import SearchRequest, search
+from kb.search.spelling import suggest
 from kb.search.sync import segment_count
 from tests.search_support import edit, index_of
 
@@ -218,3 +226,20 @@ def test_a_terms_postings_are_read_a_block_at_a_time_as_whoosh_reads_them(tmp_pa
         assert (
             len(term_postings(SegmentCache(), reader, "body", TEXT_ANALYZER.term("ferry"))[0]) > 500
         )
+
+
+def test_did_you_mean_keeps_a_words_bitset_but_not_its_postings(catalogue_app):
+    """Whether a live entry holds a word needs only its bitset; its postings, 12 bytes a
+    document, would push out what searches use."""
+    index = index_of(catalogue_app)
+    synonyms = catalogue_app.extensions["kb.search.synonyms"]
+    with catalogue_app.app_context(), index.reading() as snapshot:
+        suggest(snapshot, "podcast communty", synonyms)
+        word = next(iter(SPELLING_ANALYZER("podcast"))).text
+        readers = [sub.reader() for sub, _offset in subsearchers(snapshot.searcher)]
+        held = [r for r in readers if ("spelling", word) in r]
+        assert held
+        for reader in held:
+            segment = segment_id(reader)
+            assert snapshot.segments.get((segment, "term", "spelling", word))
+            assert snapshot.segments.get((segment, "postings", "spelling", word)) is None

@@ -22,6 +22,8 @@ from itertools import compress
 from whoosh import query as Q
 from whoosh.codec.whoosh3 import W3LeafMatcher
 
+from kb.search.schema import MATCHED_ONLY
+
 # What the per-segment results of one process (bitsets, postings, scores) may hold, in bytes;
 # the least recently used go first. Enough for every term of a few hundred queries at 50,000
 # entries.
@@ -95,9 +97,12 @@ def members(bits: int) -> list[int]:
     return found
 
 
-def term_postings(cache: SegmentCache, reader, field: str, text) -> tuple[array, array]:
+def term_postings(
+    cache: SegmentCache, reader, field: str, text, keep: bool = True
+) -> tuple[array, array]:
     """(document numbers, weights) of a term in one segment, deleted documents possibly
-    included; read a block at a time, as Whoosh keeps them, where it can."""
+    included; read a block at a time, as Whoosh keeps them, where it can. Kept unless
+    ``keep`` is False (a term only matched, never scored)."""
     key = (segment_id(reader), "postings", field, text)
     found = cache.get(key)
     if found is None:
@@ -119,7 +124,8 @@ def term_postings(cache: SegmentCache, reader, field: str, text) -> tuple[array,
                     weights.append(matcher.weight())
                     matcher.next()
         found = (ids, weights)
-        cache.put(key, found, 64 + 12 * len(ids))
+        if keep:
+            cache.put(key, found, 64 + 12 * len(ids))
     return found
 
 
@@ -182,7 +188,9 @@ def segment_matches(cache: SegmentCache, sub, reader, segment: str, query: Q.Que
         key = (segment, "term", query.fieldname, query.text)
         found = cache.get(key)
         if found is None:
-            ids, _weights = term_postings(cache, reader, query.fieldname, query.text)
+            field = query.fieldname
+            keep = field not in MATCHED_ONLY  # its bitset is kept; its postings are not needed
+            ids, _weights = term_postings(cache, reader, field, query.text, keep)
             found = to_bits(ids)
             cache.put(key, found, _size(found))
         return found

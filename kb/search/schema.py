@@ -25,6 +25,8 @@ SPELLING_ANALYZER = RegexTokenizer(r"[^\W\d_]{3,}") | LowercaseFilter() | Charse
 TEXT_FIELDS = {"title": 4.0, "summary": 2.0, "tags": 1.5, "organisation_name": 1.5, "body": 1.0}
 SORTABLE_FIELDS = ("created", "updated", "borrow_count")
 FACETS = ("sector", "channel", "topic", "kind", "organisation")
+# Fields only ever matched, never scored: "did you mean" asks whether a live entry holds a word.
+MATCHED_ONLY = frozenset({"spelling"})
 
 
 def _text(field: str, **options) -> OneStepText:
