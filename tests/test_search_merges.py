@@ -360,6 +360,7 @@ def test_kb_optimize_says_which_wait_ran_out(catalogue_app, monkeypatch, held, s
         for name in held:
             assert locks.enter_context(file_lock(index.live_folder() / name, 0))
         started = time.monotonic()
-        with pytest.raises(LockError, match=says):
+        with pytest.raises(LockError, match=says) as raised:
             index.optimize()
     assert time.monotonic() - started < 2, "it waited for saves after the merge's wait ran out"
+    assert "for 0.2 seconds" in str(raised.value)  # the wait that ran out, as long as it was

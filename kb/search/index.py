@@ -353,10 +353,15 @@ class SearchIndex(BackgroundMerges):
         # finish rather than delete them under it.
         with file_lock(folder / MERGE_LOCK, timeout=OPTIMIZE_WAITS_FOR_MERGE) as merging:
             if not merging:
-                raise LockError("another merge of the search index went on for a minute")
+                raise LockError(
+                    "another merge of the search index went on for "
+                    f"{OPTIMIZE_WAITS_FOR_MERGE:g} seconds"
+                )
             with file_lock(folder / APPLY_LOCK, timeout=OPTIMIZE_WAITS_FOR_SAVES) as held:
                 if not held:
-                    raise LockError("saves kept the search index busy for 30 seconds")
+                    raise LockError(
+                        f"saves kept the search index busy for {OPTIMIZE_WAITS_FOR_SAVES:g} seconds"
+                    )
                 sync.apply(folder, self.engine, timeout=30)  # pending first
                 sync.merge_all(folder)
         self.catch_up()  # whatever was saved while the merge held the index
